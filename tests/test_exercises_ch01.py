@@ -1,0 +1,119 @@
+"""The checkers of chapter 01, each with a right answer and wrong ones (any backend)."""
+
+import numpy as np
+import pytest
+
+from vitcourse.exercises import ch01
+
+
+# ---- Exercise 1.1: num_patches ------------------------------------------------------------
+
+def num_patches(image_size, patch_size):
+    if image_size % patch_size:
+        raise ValueError(f"{patch_size} does not divide {image_size}")
+    return (image_size // patch_size) ** 2
+
+
+def num_patches_float(image_size, patch_size):
+    if image_size % patch_size:
+        raise ValueError("not divisible")
+    return (image_size / patch_size) ** 2
+
+
+def num_patches_silent(image_size, patch_size):  # seed 004's int(H*W/(P*P))
+    return int(image_size * image_size / (patch_size * patch_size))
+
+
+def num_patches_per_row(image_size, patch_size):
+    if image_size % patch_size:
+        raise ValueError("not divisible")
+    return image_size // patch_size
+
+
+def test_check_num_patches_right(capsys):
+    assert ch01.check_num_patches(num_patches) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [(num_patches_float, "int"), (num_patches_silent, "ValueError"), (num_patches_per_row, "patches per row")],
+)
+def test_check_num_patches_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        ch01.check_num_patches(wrong)
+
+
+# ---- Exercise 1.2: patchify ---------------------------------------------------------------
+
+def patchify(images, patch_size):
+    b, h, w, c = images.shape
+    p = patch_size
+    x = images.reshape(b, h // p, p, w // p, p, c)
+    x = x.transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, -1, p * p * c)
+
+
+def patchify_reshape(images, patch_size):  # seed 004: strips, not squares
+    b, h, w, c = images.shape
+    return images.reshape(b, -1, patch_size * patch_size * c)
+
+
+def patchify_column_order(images, patch_size):  # patches top to bottom, then left to right
+    b, h, w, c = images.shape
+    p = patch_size
+    x = images.reshape(b, h // p, p, w // p, p, c).transpose(0, 3, 1, 2, 4, 5)
+    return x.reshape(b, -1, p * p * c)
+
+
+def patchify_wrong_shape(images, patch_size):
+    return patchify(images, patch_size)[0]
+
+
+def patchify_in_place(images, patch_size):
+    out = patchify(images.copy(), patch_size)
+    images *= 0
+    return out
+
+
+def test_check_patchify_right(capsys):
+    assert ch01.check_patchify(patchify) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (patchify_reshape, "strips"),
+        (patchify_column_order, "reading order"),
+        (patchify_wrong_shape, "shape"),
+        (patchify_in_place, "changed its input"),
+    ],
+)
+def test_check_patchify_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        ch01.check_patchify(wrong)
+
+
+def test_check_patchify_accepts_backend_tensors():
+    import keras
+
+    assert ch01.check_patchify(lambda x, p: keras.ops.convert_to_tensor(patchify(x, p)))
+
+
+# ---- Exercise 1.3: patch size for at most 64 tokens ---------------------------------------
+
+def test_check_patch_size_choice_right(capsys):
+    assert ch01.check_patch_size_choice(4) is True
+    assert ch01.check_patch_size_choice(np.int64(4)) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [(2, "more than 64"), (8, "larger than they need"), (3, "does not divide"), (64, "does not fit"),
+     (4.0, "int"), ("4", "int"), (True, "int")],
+)
+def test_check_patch_size_choice_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        ch01.check_patch_size_choice(wrong)
