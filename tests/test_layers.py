@@ -27,18 +27,8 @@ def numpy_patches(images, p):
 # ---- the shared check, once per public layer --------------------------------------------
 
 def test_patches_layer(tmp_path):
-    # Patches has no weights: the fit step trains only what follows it.
-    layer = Patches(6)
-    out = layer(np.zeros((2, 72, 72, 3)))
-    assert out.shape == (2, 144, 108)
-    assert layer.count_params() == 0
-    config = layer.get_config()
-    assert Patches.from_config(config).get_config() == config
-    model = keras.Sequential([keras.Input((12, 12, 3)), Patches(4), keras.layers.Flatten()])
-    model.save(tmp_path / "p.keras")
-    loaded = keras.saving.load_model(tmp_path / "p.keras", safe_mode=True)
-    x = np.random.default_rng(0).uniform(size=(2, 12, 12, 3)).astype("float32")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)))
+    # 72x72 in 6x6 patches: 144 tokens of 108 values, and no weights
+    run_layer_test(Patches, dict(patch_size=6), (2, 72, 72, 3), (2, 144, 108), 0, tmp_path)
 
 
 def test_position_embedding_layer(tmp_path):

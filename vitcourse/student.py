@@ -3,7 +3,13 @@
     python -m vitcourse.student chapters _build/student
 
 Uses nbconvert's TagRemovePreprocessor, so instructors can do the same with
-``jupyter nbconvert --TagRemovePreprocessor.remove_cell_tags solution ...``.
+nbconvert alone::
+
+    jupyter nbconvert --to notebook --TagRemovePreprocessor.enabled=True \\
+        --TagRemovePreprocessor.remove_cell_tags solution --output-dir _build/student chapters/*.ipynb
+
+Everything that is not tagged ``solution`` is kept, the exercises' check cells
+included, so students still see whether their answers are right.
 """
 
 import sys
