@@ -148,7 +148,8 @@ def test_compile_model_metrics(num_classes, has_top5):
 
 def test_train_writes_history_and_best_model(tmp_path):
     data = tiny_data()
-    result = train(tiny_model(), data, tmp_path / "run", epochs=2, batch_size=16, verbose=0)
+    # val_fraction=0: the test split is the validation data, so best.keras can be checked on it
+    result = train(tiny_model(), data, tmp_path / "run", epochs=2, batch_size=16, verbose=0, val_fraction=0)
 
     assert result.out_dir == tmp_path / "run"
     assert result.initial_epoch == 0
@@ -173,6 +174,22 @@ def test_train_writes_history_and_best_model(tmp_path):
     scores = keras.ops.convert_to_numpy(best.predict(data.x_test, verbose=0))
     accuracy = float((scores.argmax(-1) == data.y_test).mean())
     assert accuracy == pytest.approx(result.best_val_accuracy)
+
+
+def test_train_holds_validation_images_out_of_training(tmp_path):
+    data = tiny_data(train_images=80)
+    seen = {}
+
+    class Sizes(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen["train_steps"] = batch + 1
+
+        def on_test_batch_begin(self, batch, logs=None):
+            seen["val_steps"] = batch + 1
+
+    train(tiny_model(), data, tmp_path / "run", epochs=1, batch_size=8, verbose=0, callbacks=[Sizes()])
+    # 10% of the 80 training images (8) validate; 72 train in 9 steps; the 32 test images stay unseen
+    assert seen == {"train_steps": 9, "val_steps": 1}
 
 
 class InterruptAt(keras.callbacks.Callback):
@@ -320,7 +337,7 @@ def test_evaluate_works_on_uncompiled_and_trained_models_alike(tmp_path):
     before = evaluate(model, data.x_test, data.y_test)
     scores = keras.ops.convert_to_numpy(model.predict(data.x_test, verbose=0))
     assert before["accuracy"] == pytest.approx(float((scores.argmax(-1) == data.y_test).mean()))
-    result = train(model, data, tmp_path / "run", epochs=1, batch_size=32, verbose=0)
+    result = train(model, data, tmp_path / "run", epochs=1, batch_size=32, verbose=0, val_fraction=0)
     after = evaluate(model, data.x_test, data.y_test)
     assert after["accuracy"] == pytest.approx(result.history["val_accuracy"][-1])
     assert after["top5_accuracy"] == pytest.approx(result.history["val_top5_accuracy"][-1])

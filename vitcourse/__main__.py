@@ -18,6 +18,9 @@ from pathlib import Path
 
 from vitcourse.config import MODES
 
+# Share of the training images held out to pick the best checkpoint; the test split stays unseen.
+VAL_FRACTION = 0.1
+
 
 def _override(text):
     """``key=value`` -> (key, value); the value is a Python literal or else a string."""
@@ -162,6 +165,7 @@ def _train(args):
         from_logits=preset.output_activation != "softmax",
         verbose=0 if args.quiet else "auto",
         seed=args.seed,
+        val_fraction=VAL_FRACTION,
     )
     final = evaluate(model, data.x_test, data.y_test, batch_size=batch_size)
     metrics = {
@@ -174,13 +178,14 @@ def _train(args):
         "weight_decay": weight_decay,
         "seed": args.seed,
         "overrides": overrides,
-        "train_images": len(data.x_train),
+        "train_images": len(data.x_train) - round(len(data.x_train) * VAL_FRACTION),
+        "val_images": round(len(data.x_train) * VAL_FRACTION),
         "test_images": len(data.x_test),
         "num_classes": len(data.label_names),
         "parameters": model.count_params(),
         "history": result.history,
-        "final_val_accuracy": final["accuracy"],
-        "final_val_top5_accuracy": final["top5_accuracy"],
+        "final_test_accuracy": final["accuracy"],
+        "final_test_top5_accuracy": final["top5_accuracy"],
         "best_val_accuracy": result.best_val_accuracy,
         "most_confused": most_confused(data.y_test, final["predictions"], list(data.label_names), k=10),
         "resumed_from_epoch": result.initial_epoch,
@@ -192,7 +197,7 @@ def _train(args):
     write_json(out_dir / "metrics.json", metrics)
     top5 = "" if final["top5_accuracy"] is None else f", top-5 {final['top5_accuracy']:.3f}"
     print(
-        f"Final test accuracy {final['accuracy']:.3f}{top5} (best {result.best_val_accuracy or 0:.3f}) "
+        f"Final test accuracy {final['accuracy']:.3f}{top5} (best validation accuracy {result.best_val_accuracy or 0:.3f}) "
         f"after {metrics['wall_time_s']:.0f} s."
     )
     print(f"Results in {out_dir}/: metrics.json, history.json, best.keras")
