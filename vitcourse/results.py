@@ -1,0 +1,309 @@
+"""Recorded runs: every number the book or README states is read from ``results/``.
+
+Each recorded run is a JSON file in the repository's ``results/`` folder with
+its provenance (command, versions, hardware, wall time, git commit).
+"""
+
+import json
+import re
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+NOT_MEASURED = "not yet measured"
+
+
+def hardware_summary(hardware):
+    """One line for a ``provenance.hardware()`` dict: ``"2-core CPU (Intel Xeon)"`` or the GPU's name."""
+    gpus = [g for g in hardware.get("gpus") or [] if not g.startswith("unavailable")]
+    if gpus:
+        count = f"{len(gpus)}x " if len(gpus) > 1 else ""
+        return f"{count}{gpus[0]}"
+    cpu = re.sub(r"\((R|TM)\)", "", hardware.get("cpu", "")).strip()
+    return f"{hardware.get('cpu_cores', '?')}-core CPU ({cpu})"
+
+
+def hardware_tag(hardware):
+    """A file-name tag for the hardware: ``"cpu-2core"``, ``"nvidia-h100-80gb-hbm3"``."""
+    gpus = [g for g in hardware.get("gpus") or [] if not g.startswith("unavailable")]
+    if gpus:
+        return re.sub(r"[^a-z0-9]+", "-", gpus[0].lower()).strip("-")
+    return f"cpu-{hardware.get('cpu_cores', 0)}core"
+
+
+def load_result(name, results_dir=None):
+    """The recorded run ``results/<name>.json``, or None where it is not there (e.g. in Colab)."""
+    path = Path(results_dir or RESULTS_DIR) / f"{name}.json"
+    if not path.exists():
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def chapter_times(chapter):
+    """{mode: seconds or NOT_MEASURED} for one chapter, from ``results/book_times.json``."""
+    record = load_result("book_times") or {}
+    times = {}
+    for mode in ("smoke", "quick", "full"):
+        run = record.get(mode, {})
+        seconds = run.get("chapters", {}).get(chapter)
+        times[mode] = NOT_MEASURED if seconds is None else seconds
+    return times
+
+
+def chapter_times_markdown(chapter):
+    """A one-line table of how long ``chapter`` takes in each mode, with where it was measured."""
+    record = load_result("book_times") or {}
+    cells = []
+    for mode, seconds in chapter_times(chapter).items():
+        if seconds == NOT_MEASURED:
+            cells.append(f"{mode}: {NOT_MEASURED}")
+        else:
+            hardware = record[mode].get("provenance", {}).get("hardware_summary", "")
+            cells.append(f"{mode}: {seconds:.0f} s" + (f" ({hardware})" if hardware else ""))
+    return "How long this chapter takes: " + "; ".join(cells) + "."
+
+
+def show_chapter_times(chapter):
+    """Displays :func:`chapter_times_markdown` in a notebook."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(chapter_times_markdown(chapter)))
+
+
+# ---------------------------------------------------------------------------
+# Tables. The README's headline table, benchmarks/README.md and the chapters'
+# result tables are all made here, from the JSON files in results/, never typed.
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+GPU_HARDWARE = "one H100-class GPU, KERAS_BACKEND=jax"
+
+
+def recorded_runs(prefix, results_dir=None):
+    """``[(file name, record), ...]`` for ``results/<prefix>*.json``, sorted by file name."""
+    results_dir = Path(results_dir or RESULTS_DIR)
+    runs = []
+    for path in sorted(results_dir.glob(f"{prefix}*.json")):
+        with open(path) as f:
+            runs.append((path.name, json.load(f)))
+    return runs
+
+
+def markdown_table(headers, rows):
+    """A GitHub-flavoured markdown table; numbers right-aligned."""
+    def cell(value):
+        return NOT_MEASURED if value is None else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |"]
+    aligns = ["---:" if _is_number_column(rows, i) else "---" for i in range(len(headers))]
+    lines.append("|" + "|".join(aligns) + "|")
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _is_number_column(rows, i):
+    values = [row[i] for row in rows if row[i] is not None]
+    return bool(values) and all(isinstance(v, (int, float)) for v in values)
+
+
+def _percent(value):
+    return None if value is None else f"{100 * value:.1f}%"
+
+
+def _others(config):
+    """The share of the CPU that other processes used during this measurement."""
+    share = config.get("contention", {}).get("others_cpu_share")
+    return "-" if share is None else f"{100 * share:.0f}%"  # "-": not recorded
+
+
+def _params(count):
+    return f"{count / 1e6:.2f}M"
+
+
+def _on_gpu(record):
+    return bool(record["provenance"]["hardware"].get("gpus"))
+
+
+def _where(record):
+    provenance = record["provenance"]
+    busy = ", busy" if provenance.get("machine_busy") else ""
+    return f"{provenance['hardware_summary']}, {provenance['backend']}{busy}"
+
+
+def headline_table(results_dir=None):
+    """Preset, parameters, dataset, hardware, budget, validation accuracy, training images/s.
+
+    One row per preset of each recorded equal-budget run, then "not yet measured"
+    rows for the GPU runs that have not been recorded.
+    """
+    headers = ["Preset", "Parameters", "Dataset", "Hardware", "Budget", "Val accuracy", "Train images/s", "Record"]
+    rows, parameters = [], {}
+    runs = recorded_runs("equal_budget_cifar10", results_dir)
+    for file, record in runs:
+        dataset = f"CIFAR-10 (JPEG copy), {record['split']['val_images']:,} val images"
+        for name, run in record["runs"].items():
+            parameters[name] = _params(run["parameters"])
+            used = f"{run['train_seconds']:.0f} s used ({run['stop_reason']})"
+            budget = f"{record['budget_seconds']:.0f} s of training, {used}, {run['images_seen']:,} images"
+            rows.append([
+                name, parameters[name], dataset, _where(record), budget,
+                _percent(run["final_val_accuracy"]), run["train_images_per_second"], f"`results/{file}`",
+            ])  # fmt: skip
+    if not any(_on_gpu(record) for _, record in runs):
+        for name in ("course_vit", "kerasio_vit"):
+            dataset = "CIFAR-10 (JPEG copy), 5,000 val images"
+            rows.append([name, parameters.get(name, "-"), dataset, GPU_HARDWARE, "full run", None, None, "-"])
+    return markdown_table(headers, rows)
+
+
+def aims_table(results_dir=None):
+    """The course's aims and where they stand (only measured figures, else "not yet measured")."""
+    gpu_runs = [r for _, r in recorded_runs("equal_budget_cifar10", results_dir) if _on_gpu(r)]
+    time_to_90 = None
+    for record in gpu_runs:
+        seconds = record["runs"].get("course_vit", {}).get("time_to_accuracy_s", {}).get("90%")
+        if seconds is not None:
+            time_to_90 = f"{seconds / 60:.1f} min ({record['provenance']['hardware_summary']})"
+    rows = [
+        ["course_vit: 90% on CIFAR-10 in under 10 minutes on one H100-class GPU", time_to_90],
+        ["course_vit: keras.io's final accuracy (55% top-1 on CIFAR-100, as keras.io reports) "
+         "in a tenth of its compute", None],  # fmt: skip
+    ]
+    return markdown_table(["Aim", "Measured"], rows)
+
+
+def equal_budget_table(record):
+    """One recorded equal-budget run: each preset's steps, pace and accuracy."""
+    headers = ["Preset", "Parameters", "Batch", "Steps", "Images seen", "Epochs of data", "Train s",
+               "Train images/s", "Final val acc", "Best val acc", "To 60%", "To 80%", "To 90%",
+               "Others' CPU share"]  # fmt: skip
+    rows = []
+    for name, run in record["runs"].items():
+        reach = [None if s is None else f"{s:.0f} s" for s in run["time_to_accuracy_s"].values()]
+        reach = [value or "not reached" for value in reach]
+        rows.append([
+            name, _params(run["parameters"]), run["batch_size"], run["steps"], run["images_seen"],
+            run["epochs_of_data"], run["train_seconds"], run["train_images_per_second"],
+            _percent(run["final_val_accuracy"]), _percent(run["best_val_accuracy"]), *reach, _others(run),
+        ])  # fmt: skip
+    return markdown_table(headers, rows)
+
+
+def equal_budget_curve_table(record):
+    """Validation accuracy at each evaluation, every preset side by side (by evaluation number)."""
+    names = list(record["runs"])
+    curves = [record["runs"][name]["evaluations"] for name in names]
+    headers = ["Evaluation"] + [f"{name}: train s / val acc" for name in names]
+    rows = []
+    for i in range(max(len(c) for c in curves)):
+        row = [i + 1]
+        for curve in curves:
+            point = curve[i] if i < len(curve) else None
+            row.append(f"{point['elapsed_s']:.0f} s / {_percent(point['val_accuracy'])}" if point else "")
+        rows.append(row)
+    return markdown_table(headers, rows)
+
+
+def throughput_table(record):
+    """Training images/s, compile time and peak memory, one row per configuration."""
+    headers = ["Preset", "Backend", "Batch", "jit_compile", "Augmentation", "Train images/s", "First step s",
+               "Pipeline alone images/s", "Peak RSS MiB", "Device peak MiB", "Others' CPU share"]  # fmt: skip
+    rows = []
+    for r in record["configurations"]:
+        where = "none" if r["augmentation"] == "none" else f"in {r['augmentation']}"
+        settings = [r["preset"], r["backend"], r["batch_size"], r["jit_compile"], where]
+        if "error" in r:
+            rows.append(settings + [f"failed: {r['error'][:80]}", "-", "-", "-", "-", _others(r)])
+            continue
+        device_peak = r["device_peak_mib"] if r["device_peak_mib"] is not None else "n/a (CPU)"
+        rows.append(settings + [
+            r["train_images_per_second"], r["first_step_s"], r["pipeline_alone_images_per_second"],
+            r["peak_rss_mib"], device_peak, _others(r),
+        ])  # fmt: skip
+    return markdown_table(headers, rows)
+
+
+def gpu_efficiency_table(records):
+    """Achieved FLOP/s and share of peak per configuration; a "not yet measured" GPU row if none."""
+    headers = ["Hardware", "Backend", "Batch", "Precision", "Attention", "Train images/s",
+               "Achieved TFLOP/s", "Share of peak", "Others' CPU share"]  # fmt: skip
+    rows = []
+    for record in records:
+        for r in record["configurations"]:
+            precision = "mixed_bfloat16" if r["mixed_precision"] else "float32"
+            settings = [record["provenance"]["hardware_summary"], r["backend"], r["batch_size"], precision]
+            settings.append(r["attention"])
+            if "error" in r:
+                rows.append(settings + [f"failed: {r['error'][:80]}", "-", "-", _others(r)])
+                continue
+            share = _percent(r["share_of_peak"]) if r["share_of_peak"] is not None else "n/a (no peak for a CPU)"
+            achieved = f"{r['achieved_tflops']:.3g}"
+            rows.append(settings + [r["train_images_per_second"], achieved, share, _others(r)])
+    if not any(_on_gpu(record) for record in records):
+        rows.append([GPU_HARDWARE, "jax", "-", "mixed_bfloat16", "auto", None, None, None, "-"])
+    return markdown_table(headers, rows)
+
+
+def book_times_table(record):
+    """Seconds per chapter in each mode, and the total."""
+    modes = [m for m in ("smoke", "quick", "full") if m in record] or ["smoke"]
+    chapters = sorted({c for m in modes for c in record[m].get("chapters", {})})
+    rows = []
+    for chapter in chapters:
+        row = [chapter]
+        for mode in modes:
+            seconds = record[mode].get("chapters", {}).get(chapter)
+            row.append(round(seconds, 1) if isinstance(seconds, (int, float)) else None)
+        rows.append(row)
+    total = ["**total**"]
+    for mode in modes:
+        run = record[mode]
+        missing = len(run.get("not_measured", {}))
+        seconds = run.get("total")
+        if not isinstance(seconds, (int, float)):
+            total.append(None)
+        elif missing:  # the chapters that could not run are not in the total
+            total.append(f"{seconds:.1f} (without the {missing} not measured)")
+        else:
+            total.append(round(seconds, 1))
+    rows.append(total)
+    return markdown_table(["Chapter"] + [f"{m} s" for m in modes], rows)
+
+
+def readme_section(results_dir=None):
+    """What the README shows between its results markers."""
+    parts = [
+        "<!-- generated by `python -m benchmarks.tables --write-readme` from results/; do not edit by hand -->",
+        "",
+        "Accuracy at equal training time (see [benchmarks/README.md](benchmarks/README.md) for how each was run):",
+        "",
+        headline_table(results_dir),
+        "",
+        aims_table(results_dir),
+    ]
+    book = (load_result("book_times", results_dir) or {}).get("smoke")
+    if book and isinstance(book.get("total"), (int, float)):
+        where = book.get("provenance", {}).get("hardware_summary", "")
+        chapters = f"{len(book['chapters'])} chapters"
+        if book.get("not_measured"):
+            chapters += f"; {len(book['not_measured'])} failed and are not counted"
+        parts += ["", f"The book in smoke mode (as CI runs it): {book['total']:.0f} s for {chapters}, on {where}."]
+    return "\n".join(parts) + "\n"
+
+
+def replace_section(text, section, start=README_START, end=README_END):
+    """``text`` with everything between the ``start`` and ``end`` markers replaced by ``section``."""
+    head, found_start, rest = text.partition(start)
+    _, found_end, tail = rest.partition(end)
+    if not (found_start and found_end):
+        raise ValueError(f"The markers {start} and {end} are not both in the text.")
+    return f"{head}{start}\n{section}{end}{tail}"
+
+
+def section_between(text, start=README_START, end=README_END):
+    """What lies between the markers (without them), or None where they are missing."""
+    _, found_start, rest = text.partition(start)
+    section, found_end, _ = rest.partition(end)
+    if not (found_start and found_end):
+        return None
+    return section.removeprefix("\n")
