@@ -502,3 +502,15 @@ def test_array_dataset_trains_a_model_with_augmentation():
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(train, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_make_tf_dataset_with_the_course_augmentation():
+    """course_vit's flip/shift layers (a fixed Normalization inside) run in the pipeline."""
+    pytest.importorskip("tensorflow")
+    from vitcourse.presets import augmentation_layers, get_preset
+
+    x = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3)).astype("uint8")
+    augment = augmentation_layers(get_preset("course_vit"))
+    images, labels = next(iter(data.make_tf_dataset(x, np.arange(8) % 2, 4, augment=augment)))
+    assert tuple(images.shape) == (4, 32, 32, 3) and tuple(labels.shape) == (4,)
+    assert abs(float(np.mean(images))) < 3  # normalised, not raw pixels

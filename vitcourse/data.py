@@ -831,6 +831,9 @@ def make_tf_dataset(x, y, batch_size, shuffle=False, augment=None, seed=0):
     # Cast per batch, after batching: the dataset keeps the 4x smaller uint8 copy.
     dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32), labels))
     if augment is not None:
+        # Build the layers eagerly, once: built inside a traced function, a layer's
+        # constants (e.g. a fixed Normalization's mean) would belong to that graph.
+        augment(np.zeros((1, *np.shape(x)[1:]), "float32"), training=False)
         if isinstance(augment, keras.Sequential):
             # A Sequential turns tf.data's tensors into backend tensors, which fails
             # under JAX; a Pipeline of the same layers stays in tf.data on every backend.

@@ -388,7 +388,10 @@ def build_from_preset(preset):
     for i, units in enumerate(p.head_units):
         x = layers.Dense(units, activation="gelu", name=f"head_{i}")(x)
         x = layers.Dropout(p.head_dropout, name=f"head_dropout_{i}")(x)
-    outputs = layers.Dense(p.num_classes, activation=p.output_activation, name="classifier")(x)
+    # float32 outputs even under mixed precision: softmax and the metrics need the range
+    outputs = layers.Dense(
+        p.num_classes, activation=p.output_activation, dtype="float32", name="classifier"
+    )(x)
     return keras.Model(inputs, outputs, name=p.name)
 
 
