@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+
+from book_files import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_DIR = ROOT / "chapters"
@@ -68,13 +69,6 @@ def checker_of(body):
                 return f"{match.group(1)}.{match.group(2)}"
     return None
 
-
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    return files
 
 
 def chapter_ids(paths):

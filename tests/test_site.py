@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-import yaml
+
+from book_files import toc_files
 
 pytestmark = pytest.mark.browser
 
@@ -36,14 +37,6 @@ TIMEOUT = 30  # seconds: generous, the machine running the tests may be busy
 # What Sphinx, docutils and myst-nb leave in a page when something went wrong.
 ERROR_MARKERS = ".system-message, .problematic, .output.traceback, .output.error"
 
-
-def toc_files():
-    """Every page in _toc.yml, in reading order (root first), without extension."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    return files
 
 
 PAGES = toc_files()
