@@ -35,3 +35,12 @@ def test_readme_usage_example_is_true():
             assert shown(last) == value, f"{code.strip()!r} gives {last!r}, README says {value}"
             checked += 1
     assert checked >= 4
+
+
+def test_readme_preset_table_matches_the_built_models():
+    import vitcourse
+
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\d,]+)", README.read_text(), re.M)
+    assert [name for name, _ in rows] == vitcourse.list_presets()
+    for name, count in rows:
+        assert vitcourse.build_model(name).count_params() == int(count.replace(",", "")), name
