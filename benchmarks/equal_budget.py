@@ -3,6 +3,13 @@
     python -m benchmarks.equal_budget --budget-seconds 300 --presets course_vit kerasio_vit \\
         --dataset cifar10_jpeg
 
+A preset may carry changes to its recipe, ``name:field=value,field=value``, to
+compare recipes at equal budget (fields of ``vitcourse.presets.Preset``, plus
+``dtype_policy``, e.g. ``mixed_bfloat16``):
+
+    python -m benchmarks.equal_budget --budget-seconds 300 \\
+        --presets course_vit course_vit:patch_size=8 course_vit:dtype_policy=mixed_bfloat16
+
 For each preset, in turn, in one process:
 
 1. a timing probe (a throwaway copy of the model, a few steps) estimates how
@@ -23,6 +30,7 @@ Writes ``results/equal_budget_cifar10_<hardware-tag>.json`` (``--out`` to change
 """
 
 import argparse
+import ast
 import functools
 import math
 import os
@@ -38,7 +46,7 @@ import numpy as np
 
 from benchmarks.common import contention, machine_snapshot, module_command, record_provenance, result_path
 from vitcourse.data import load_dataset, load_cifar10_jpeg, stratified_subset
-from vitcourse.presets import build_model, get_preset, prepare_model
+from vitcourse.presets import build_from_preset, get_preset, prepare_model
 from vitcourse.provenance import write_json
 from vitcourse.training import compile_model
 
@@ -147,14 +155,43 @@ def load_split(dataset, train_images, val_images, seed):
     return data, full
 
 
-def new_model(name, data, seed, total_steps):
-    """The preset with 10 classes, normalisation adapted, compiled with a schedule of ``total_steps``."""
+def parse_variant(spec):
+    """``"course_vit:patch_size=8,dtype_policy=mixed_bfloat16"`` -> ``("course_vit", {"patch_size": 8}, "mixed_bfloat16")``.
+
+    Values are Python literals (``8``, ``2e-3``, ``True``) or else plain words
+    (``none``). The preset's name and fields are checked when it is built.
+    """
+    name, _, changes = spec.partition(":")
+    overrides = {}
+    for item in filter(None, changes.split(",")):
+        field, equals, value = item.partition("=")
+        if not equals or not field.strip():
+            raise ValueError(f"Cannot read {item!r} in {spec!r}: write changes as name:field=value,field=value.")
+        try:
+            overrides[field.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            overrides[field.strip()] = value.strip()
+    policy = overrides.pop("dtype_policy", "float32")
+    return name, overrides, policy
+
+
+def new_model(spec, data, seed, total_steps):
+    """The preset (with its changes) for the data's classes, normalisation adapted, compiled with a
+    schedule of ``total_steps``."""
+    name, overrides, policy = parse_variant(spec)
     keras.utils.clear_session()
+    keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(seed)
-    preset = get_preset(name, num_classes=len(data.label_names))
-    model = prepare_model(build_model(name, num_classes=len(data.label_names)), data.x_train)
+    preset = get_preset(name, **dict(overrides, num_classes=len(data.label_names)))
+    model = prepare_model(build_from_preset(preset), data.x_train)
     compile_model(model, preset.learning_rate, preset.weight_decay, total_steps=total_steps)
     return preset, model
+
+
+def batch_size_of(spec, args):
+    """A batch size the variant sets wins; then ``--batch-size``; then the preset's own."""
+    name, overrides, _ = parse_variant(spec)
+    return overrides.get("batch_size") or args.batch_size or get_preset(name).batch_size
 
 
 def probe(name, data, seed, batch_size, steps):
@@ -178,7 +215,7 @@ def time_to_reach(evaluations, threshold):
 def run_preset(name, data, args):
     snapshot = machine_snapshot()
     started = time.perf_counter()
-    batch_size = args.batch_size or get_preset(name).batch_size
+    batch_size = batch_size_of(name, args)
     timing = probe(name, data, args.seed, batch_size, args.probe_steps)
     # Steps that fit: the first step (TensorFlow traces the new model again; JAX
     # finds the probe's compiled code in its cache, and then the schedule ends a
@@ -201,8 +238,11 @@ def run_preset(name, data, args):
     for record in evaluations:
         print(f"[{name}] {record['elapsed_s']:7.1f}s step {record['step']:5d} "
               f"val_accuracy {record['val_accuracy']:.4f}", flush=True)  # fmt: skip
+    base, overrides, policy = parse_variant(name)
     return {
-        "preset": name,
+        "preset": base,
+        "changes": overrides,
+        "dtype_policy": policy,
         "parameters": model.count_params(),
         "num_classes": preset.num_classes,
         "batch_size": batch_size,
@@ -228,30 +268,10 @@ def run_preset(name, data, args):
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget-seconds", type=float, required=True, help="training seconds per preset")
-    parser.add_argument("--presets", nargs="+", default=["course_vit", "kerasio_vit"])
-    parser.add_argument("--dataset", default="cifar10_jpeg", choices=["cifar10_jpeg", "synthetic10"])
-    parser.add_argument("--train-images", type=int, help="stratified subsample of the 45,000 (default: all)")
-    parser.add_argument("--val-images", type=int, help="stratified subsample of the 5,000 (default: all)")
-    parser.add_argument("--batch-size", type=int, help="default: each preset's own")
-    parser.add_argument("--evaluations", type=int, default=8, help="evaluations per budget (default 8)")
-    parser.add_argument("--probe-steps", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="default: results/equal_budget_cifar10_<hardware-tag>.json")
-    args = parser.parse_args(argv)
-
-    snapshot = machine_snapshot()
-    started = time.perf_counter()
-    data, full_split = load_split(args.dataset, args.train_images, args.val_images, args.seed)
-    load_seconds = time.perf_counter() - started
-    print(f"{args.dataset}: {len(data.y_train)} train / {len(data.y_test)} validation images "
-          f"(split of {full_split}), loaded in {load_seconds:.0f}s", flush=True)  # fmt: skip
-    runs = {name: run_preset(name, data, args) for name in args.presets}
-
+def write_record(args, argv, runs, data, full_split, load_seconds, snapshot, started):
+    """Writes the runs so far, with their provenance; returns (record, path)."""
     provenance = record_provenance(module_command("benchmarks.equal_budget", argv), snapshot)
-    accuracies = [runs[name]["final_val_accuracy"] for name in args.presets]
+    accuracies = [run["final_val_accuracy"] for run in runs.values()]
     record = {
         "benchmark": "equal_budget",
         "dataset": args.dataset,
@@ -273,7 +293,8 @@ def main(argv=None):
             "training time per preset, first step (tracing + compilation) included, evaluation excluded"
         ),
         "backend": keras.backend.backend(),
-        "presets": args.presets,
+        "presets": list(runs),
+        "unfinished": [spec for spec in args.presets if spec not in runs],
         "runs": runs,
         # first preset's final validation accuracy over the second's
         "accuracy_ratio": round(accuracies[0] / accuracies[1], 3) if len(accuracies) == 2 else None,
@@ -284,7 +305,38 @@ def main(argv=None):
     name = f"equal_budget_cifar10_{provenance['hardware_tag']}"
     if args.dataset != "cifar10_jpeg":
         name = f"equal_budget_{args.dataset}_{provenance['hardware_tag']}"
-    path = write_json(args.out or result_path(name), record)
+    return record, write_json(args.out or result_path(name), record)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget-seconds", type=float, required=True, help="training seconds per preset")
+    parser.add_argument("--presets", nargs="+", default=["course_vit", "kerasio_vit"])
+    parser.add_argument("--dataset", default="cifar10_jpeg", choices=["cifar10_jpeg", "synthetic10"])
+    parser.add_argument("--train-images", type=int, help="stratified subsample of the 45,000 (default: all)")
+    parser.add_argument("--val-images", type=int, help="stratified subsample of the 5,000 (default: all)")
+    parser.add_argument("--batch-size", type=int, help="default: each preset's own")
+    parser.add_argument("--evaluations", type=int, default=8, help="evaluations per budget (default 8)")
+    parser.add_argument("--probe-steps", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="default: results/equal_budget_cifar10_<hardware-tag>.json")
+    args = parser.parse_args(argv)
+    for spec in args.presets:  # a typo fails here, not after an hour of training
+        name, overrides, policy = parse_variant(spec)
+        get_preset(name, **overrides)
+        keras.dtype_policies.get(policy)
+
+    snapshot = machine_snapshot()
+    started = time.perf_counter()
+    data, full_split = load_split(args.dataset, args.train_images, args.val_images, args.seed)
+    load_seconds = time.perf_counter() - started
+    print(f"{args.dataset}: {len(data.y_train)} train / {len(data.y_test)} validation images "
+          f"(split of {full_split}), loaded in {load_seconds:.0f}s", flush=True)  # fmt: skip
+    runs = {}
+    for spec in args.presets:
+        runs[spec] = run_preset(spec, data, args)
+        # written after every preset, so an interrupted run keeps the presets it finished
+        record, path = write_record(args, argv, runs, data, full_split, load_seconds, snapshot, started)
     print(f"wrote {path}; ratio {record['accuracy_ratio']}")
     return record
 

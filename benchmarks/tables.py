@@ -25,6 +25,7 @@ from vitcourse.results import (
     gpu_efficiency_table,
     load_result,
     readme_section,
+    recipe_table,
     recorded_runs,
     replace_section,
     throughput_table,
@@ -116,6 +117,12 @@ def _on_gpu(records):
     return any(record["provenance"]["hardware"].get("gpus") for _, record in records)
 
 
+def _ratio(record):
+    if record.get("accuracy_ratio") is None:  # one preset alone
+        return ""
+    return f" Ratio of the final validation accuracies, {' / '.join(record['presets'])}: {record['accuracy_ratio']}."
+
+
 def equal_budget_part(results_dir):
     parts = ["### 1. Accuracy at equal budget"]
     runs = recorded_runs("equal_budget_cifar10", results_dir)
@@ -124,14 +131,32 @@ def equal_budget_part(results_dir):
         parts += [
             f"`results/{file}`: {record['dataset_description']}; {split['train_images']:,} training / "
             f"{split['val_images']:,} validation images; budget {record['budget_seconds']:.0f} s per preset "
-            f"({record['budget_counts']}). Ratio of the final validation accuracies, "
-            f"{' / '.join(record['presets'])}: {record['accuracy_ratio']}.",
+            f"({record['budget_counts']}).{_ratio(record)}",
             _conditions(record),
             equal_budget_table(record),
             equal_budget_curve_table(record),
         ]
     if not _on_gpu(runs):
         parts.append(f"On a GPU (full runs, time to 60/80/90%): {NOT_MEASURED}.")
+    return parts
+
+
+def recipe_part(results_dir):
+    parts = ["### 1b. Recipes at equal budget (course_vit's variants)"]
+    runs = recorded_runs("recipe_sweep_cifar10", results_dir)
+    for file, record in runs:
+        split = record["split"]
+        parts += [
+            f"`results/{file}`: {record['dataset_description']}; {split['train_images']:,} training / "
+            f"{split['val_images']:,} validation images; budget {record['budget_seconds']:.0f} s per recipe "
+            f"({record['budget_counts']}). Each row is the preset with the changes it names.",
+            _conditions(record),
+            recipe_table(record),
+        ]
+        if record.get("unfinished"):
+            parts.append(f"Not run (the sweep was interrupted): {', '.join(record['unfinished'])}.")
+    if not runs:
+        parts.append(f"{NOT_MEASURED}.")
     return parts
 
 
@@ -199,7 +224,7 @@ def book_times_part(results_dir):
 def benchmarks_section(results_dir=None):
     """Every recorded figure, with its conditions, for benchmarks/README.md."""
     parts = [GENERATED]
-    for part in (equal_budget_part, throughput_part, gpu_efficiency_part, book_times_part):
+    for part in (equal_budget_part, recipe_part, throughput_part, gpu_efficiency_part, book_times_part):
         parts += part(results_dir)
     return "\n\n".join(parts) + "\n"
 

@@ -297,6 +297,91 @@ def test_time_to_reach():
     assert time_to_reach(evaluations, 0.8) is None
 
 
+def test_variants_name_a_preset_its_changes_and_a_dtype_policy():
+    from benchmarks.equal_budget import parse_variant
+
+    assert parse_variant("course_vit") == ("course_vit", {}, "float32")
+    name, changes, policy = parse_variant(
+        "course_vit:patch_size=8,learning_rate=2e-3,augmentation=none,locality=True,dtype_policy=mixed_bfloat16"
+    )
+    assert name == "course_vit" and policy == "mixed_bfloat16"
+    assert changes == {"patch_size": 8, "learning_rate": 0.002, "augmentation": "none", "locality": True}
+    with pytest.raises(ValueError, match="name:field=value"):
+        parse_variant("course_vit:patch_size")
+
+
+def test_a_variant_builds_the_changed_preset_under_its_policy():
+    import keras
+
+    from benchmarks.equal_budget import batch_size_of, new_model
+    from vitcourse.data import synthetic_cifar
+
+    data = synthetic_cifar("cifar10", n_train=20, n_test=10)
+    try:
+        preset, model = new_model("course_vit:patch_size=8,dtype_policy=mixed_bfloat16", data, 0, 10)
+        assert preset.patch_size == 8 and preset.num_classes == 10
+        assert model.get_layer("patch_encoder").input.shape[1] == 16  # (32 / 8)^2 tokens
+        assert model.get_layer("block_0").dtype_policy.name == "mixed_bfloat16"
+        assert model.get_layer("classifier").dtype_policy.name == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")
+    args = type("Args", (), {"batch_size": 64})()
+    assert batch_size_of("course_vit:batch_size=128", args) == 128  # the variant's own wins
+    assert batch_size_of("course_vit", args) == 64
+
+
+def test_an_interrupted_sweep_keeps_the_variants_it_finished(tmp_path, monkeypatch):
+    from benchmarks import equal_budget
+
+    def run_preset(spec, data, args):
+        if spec != "course_vit":
+            raise KeyboardInterrupt  # the run stops during the second variant
+        return {"final_val_accuracy": 0.5}
+
+    monkeypatch.setattr(equal_budget, "run_preset", run_preset)
+    out = tmp_path / "sweep.json"
+    argv = ["--budget-seconds", "1", "--dataset", "synthetic10", "--out", str(out),
+            "--presets", "course_vit", "course_vit:patch_size=8"]  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        equal_budget.main(argv)
+    record = json.loads(out.read_text())
+    assert record["presets"] == ["course_vit"] and record["unfinished"] == ["course_vit:patch_size=8"]
+    assert record["runs"]["course_vit"]["final_val_accuracy"] == 0.5
+    assert record["provenance"]["command"].endswith("--presets course_vit course_vit:patch_size=8")
+
+    with pytest.raises(ValueError, match="Unknown preset field"):  # a typo stops it before any training
+        equal_budget.main(argv[:-1] + ["course_vit:patch_sise=8"])
+
+
+def test_recipe_table_sorts_by_accuracy_and_names_the_changes(fake_results):
+    results_dir, write = fake_results
+    record = fake_equal_budget()
+    base = dict(record["runs"]["course_vit"], planned_steps=4)
+    record["runs"] = {
+        "course_vit": dict(base, preset="course_vit", changes={}, dtype_policy="float32"),
+        "course_vit:patch_size=8,dtype_policy=mixed_bfloat16": dict(
+            base, preset="course_vit", changes={"patch_size": 8}, dtype_policy="mixed_bfloat16",
+            final_val_accuracy=0.7,
+        ),
+    }  # fmt: skip
+    record["unfinished"] = ["course_vit:depth=4"]
+    write("recipe_sweep_cifar10_cpu-2core", record)
+    table = results.recipe_table(record)
+    rows = table.splitlines()[2:]
+    assert rows[0].startswith("| course_vit: patch_size=8, mixed_bfloat16 | 0.81M | 64 | 3 / 4 | 30.0 |")
+    assert "70.0%" in rows[0]
+    assert rows[1].startswith("| course_vit | 0.81M |") and "61.0%" in rows[1]
+    section = tables.benchmarks_section(results_dir)
+    assert "results/recipe_sweep_cifar10_cpu-2core.json" in section and table in section
+    assert "Not run (the sweep was interrupted): course_vit:depth=4." in section
+    chapter = results.measured_markdown(results_dir)
+    assert table in chapter and results.equal_budget_table(fake_equal_budget()) in chapter
+    assert "No recorded benchmarks here" in results.measured_markdown(results_dir / "missing")
+    summary = results.readme_section(results_dir)
+    assert "best 70.0% validation accuracy with `course_vit: patch_size=8, mixed_bfloat16`" in summary
+    assert "against 61.0% for course_vit as it is" in summary
+
+
 def test_book_times_runs_a_notebook_and_reports_a_failure(tmp_path):
     import nbformat
 

@@ -189,6 +189,45 @@ def equal_budget_table(record):
     return markdown_table(headers, rows)
 
 
+def recipe_label(run):
+    """``"course_vit"`` or ``"course_vit: patch_size=8, mixed_bfloat16"``: the preset and what was changed."""
+    changes = [f"{field}={value}" for field, value in run.get("changes", {}).items()]
+    if run.get("dtype_policy", "float32") != "float32":
+        changes.append(run["dtype_policy"])
+    return run["preset"] + (": " + ", ".join(changes) if changes else "")
+
+
+def recipe_table(record):
+    """A recipe sweep (variants of one preset at equal budget), best final accuracy first."""
+    headers = ["Recipe", "Parameters", "Batch", "Steps done / planned", "Train s", "Train images/s",
+               "Epochs of data", "Final val acc", "Best val acc", "Others' CPU share"]  # fmt: skip
+    runs = sorted(record["runs"].values(), key=lambda run: -run["final_val_accuracy"])
+    rows = [
+        [recipe_label(run), _params(run["parameters"]), run["batch_size"],
+         f"{run['steps']} / {run.get('planned_steps', '?')}", run["train_seconds"],
+         run["train_images_per_second"], run["epochs_of_data"], _percent(run["final_val_accuracy"]),
+         _percent(run["best_val_accuracy"]), _others(run)]  # fmt: skip
+        for run in runs
+    ]
+    return markdown_table(headers, rows)
+
+
+def recipe_summary(record, file):
+    """One sentence: the best recipe of a sweep against the preset as it is."""
+    runs = list(record["runs"].values())
+    best = max(runs, key=lambda run: run["final_val_accuracy"])
+    plain = [run for run in runs if recipe_label(run) == run["preset"]]
+    against = ""
+    if plain and plain[0] is not best:
+        against = f", against {_percent(plain[0]['final_val_accuracy'])} for {plain[0]['preset']} as it is"
+    return (
+        f"Recipes at equal budget ({len(runs)} variants of {best['preset']}, "
+        f"{record['budget_seconds']:.0f} s each, {_where(record)}): best "
+        f"{_percent(best['final_val_accuracy'])} validation accuracy with `{recipe_label(best)}`{against} "
+        f"(`results/{file}`, table in [benchmarks/README.md](benchmarks/README.md))."
+    )
+
+
 def equal_budget_curve_table(record):
     """Validation accuracy at each evaluation, every preset side by side (by evaluation number)."""
     names = list(record["runs"])
@@ -270,6 +309,25 @@ def book_times_table(record):
     return markdown_table(["Chapter"] + [f"{m} s" for m in modes], rows)
 
 
+def measured_markdown(results_dir=None):
+    """The equal-budget runs and recipe sweeps recorded in ``results/``, as markdown for a chapter."""
+    parts = []
+    for file, record in recorded_runs("equal_budget_cifar10", results_dir):
+        parts += [
+            f"**{' vs '.join(record['presets'])}**, {record['budget_seconds']:.0f} s of training each, "
+            f"{_where(record)} (`results/{file}`):",
+            equal_budget_table(record),
+        ]
+    for file, record in recorded_runs("recipe_sweep_cifar10", results_dir):
+        parts += [recipe_summary(record, file), recipe_table(record)]
+    if not parts:
+        return (
+            "No recorded benchmarks here: they live in the repository's `results/` folder, which an "
+            "installed package (as in Colab) does not have. See `benchmarks/README.md` in the repository."
+        )
+    return "\n\n".join(parts)
+
+
 def readme_section(results_dir=None):
     """What the README shows between its results markers."""
     parts = [
@@ -281,6 +339,8 @@ def readme_section(results_dir=None):
         "",
         aims_table(results_dir),
     ]
+    for file, record in recorded_runs("recipe_sweep_cifar10", results_dir):
+        parts += ["", recipe_summary(record, file)]
     book = (load_result("book_times", results_dir) or {}).get("smoke")
     if book and isinstance(book.get("total"), (int, float)):
         where = book.get("provenance", {}).get("hardware_summary", "")
