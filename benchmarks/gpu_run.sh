@@ -16,11 +16,12 @@
 # and run `python -m benchmarks.tables --write-readme`. BUDGET=<seconds> changes the budget.
 set -euo pipefail
 
+export KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1
 if ! python3 -c "import keras" 2>/dev/null; then  # the GPU image has JAX but not Keras
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}" KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD:${PYTHONPATH:-}"
 if [ -f .data/cifar10-train-jpeg.tar.gz ]; then
     export VITCOURSE_CIFAR10_JPEG="$PWD/.data/cifar10-train-jpeg.tar.gz"
 fi

@@ -117,6 +117,16 @@ def _on_gpu(records):
     return any(record["provenance"]["hardware"].get("gpus") for _, record in records)
 
 
+def _run_line(file, record, per):
+    """Which file, which data, which budget."""
+    split = record["split"]
+    return (
+        f"`results/{file}`: {record['dataset_description']}; {split['train_images']:,} training / "
+        f"{split['val_images']:,} validation images; budget {record['budget_seconds']:.0f} s per {per} "
+        f"({record['budget_counts']})."
+    )
+
+
 def _ratio(record):
     if record.get("accuracy_ratio") is None:  # one preset alone
         return ""
@@ -127,11 +137,8 @@ def equal_budget_part(results_dir):
     parts = ["### 1. Accuracy at equal budget"]
     runs = recorded_runs("equal_budget_cifar10", results_dir)
     for file, record in runs:
-        split = record["split"]
         parts += [
-            f"`results/{file}`: {record['dataset_description']}; {split['train_images']:,} training / "
-            f"{split['val_images']:,} validation images; budget {record['budget_seconds']:.0f} s per preset "
-            f"({record['budget_counts']}).{_ratio(record)}",
+            _run_line(file, record, "preset") + _ratio(record),
             _conditions(record),
             equal_budget_table(record),
             equal_budget_curve_table(record),
@@ -145,11 +152,8 @@ def recipe_part(results_dir):
     parts = ["### 1b. Recipes at equal budget (course_vit's variants)"]
     runs = recorded_runs("recipe_sweep_cifar10", results_dir)
     for file, record in runs:
-        split = record["split"]
         parts += [
-            f"`results/{file}`: {record['dataset_description']}; {split['train_images']:,} training / "
-            f"{split['val_images']:,} validation images; budget {record['budget_seconds']:.0f} s per recipe "
-            f"({record['budget_counts']}). Each row is the preset with the changes it names.",
+            _run_line(file, record, "recipe") + " Each row is the preset with the changes it names.",
             _conditions(record),
             recipe_table(record),
         ]
