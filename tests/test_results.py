@@ -376,6 +376,7 @@ def test_recipe_table_sorts_by_accuracy_and_names_the_changes(fake_results):
     assert "Not run (the sweep was interrupted): course_vit:depth=4." in section
     chapter = results.measured_markdown(results_dir)
     assert table in chapter and results.equal_budget_table(fake_equal_budget()) in chapter
+    assert "](" not in chapter  # no relative links: the book would look for them among its pages
     assert "No recorded benchmarks here" in results.measured_markdown(results_dir / "missing")
     summary = results.readme_section(results_dir)
     assert "best 70.0% validation accuracy with `course_vit: patch_size=8, mixed_bfloat16`" in summary

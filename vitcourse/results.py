@@ -219,8 +219,8 @@ def recipe_table(record):
     return markdown_table(headers, rows)
 
 
-def recipe_summary(record, file):
-    """One sentence: the best recipe of a sweep against the preset as it is."""
+def recipe_summary(record, file, tables="[benchmarks/README.md](benchmarks/README.md)"):
+    """One sentence: the best recipe of a sweep against the preset as it is; ``tables``: where the tables are."""
     runs = list(record["runs"].values())
     best = max(runs, key=lambda run: run["final_val_accuracy"])
     plain = [run for run in runs if recipe_label(run) == run["preset"]]
@@ -231,7 +231,7 @@ def recipe_summary(record, file):
         f"Recipes at equal budget ({len(runs)} variants of {best['preset']}, "
         f"{record['budget_seconds']:.0f} s each, {_where(record)}): best "
         f"{_percent(best['final_val_accuracy'])} validation accuracy with `{recipe_label(best)}`{against} "
-        f"(`results/{file}`, table in [benchmarks/README.md](benchmarks/README.md))."
+        f"(`results/{file}`, table in {tables})."
     )
 
 
@@ -321,13 +321,15 @@ def measured_markdown(results_dir=None):
     """The equal-budget runs and recipe sweeps recorded in ``results/``, as markdown for a chapter."""
     parts = []
     for file, record in recorded_runs("equal_budget_cifar10", results_dir):
+        labels = [recipe_label(run, key) for key, run in record["runs"].items()]
+        each = " each" if len(labels) > 1 else ""
         parts += [
-            f"**{' vs '.join(record['presets'])}**, {record['budget_seconds']:.0f} s of training each, "
+            f"**{' vs '.join(labels)}**, {record['budget_seconds']:.0f} s of training{each}, "
             f"{_where(record)} (`results/{file}`):",
             equal_budget_table(record),
         ]
     for file, record in recorded_runs("recipe_sweep_cifar10", results_dir):
-        parts += [recipe_summary(record, file), recipe_table(record)]
+        parts += [recipe_summary(record, file, tables="the table below"), recipe_table(record)]
     if not parts:
         return (
             "No recorded benchmarks here: they live in the repository's `results/` folder, which an "
