@@ -150,13 +150,14 @@ def fake_provenance(gpus=()):
 
 
 def fake_equal_budget(gpus=()):
-    def run(accuracies, params):
+    def run(preset, accuracies, params):
         evaluations = [
             {"elapsed_s": 10.0 * (i + 1), "step": i + 1, "images_seen": 64 * (i + 1), "val_accuracy": a}
             for i, a in enumerate(accuracies)
         ]
         return {
-            "parameters": params, "batch_size": 64, "steps": len(accuracies), "images_seen": 64 * len(accuracies),
+            "preset": preset, "parameters": params, "batch_size": 64,
+            "steps": len(accuracies), "images_seen": 64 * len(accuracies),
             "epochs_of_data": 0.1, "train_seconds": 10.0 * len(accuracies), "train_images_per_second": 6.4,
             "stop_reason": "budget spent",
             "final_val_accuracy": accuracies[-1], "best_val_accuracy": max(accuracies),
@@ -168,7 +169,10 @@ def fake_equal_budget(gpus=()):
         "dataset": "cifar10_jpeg", "dataset_description": "fake", "budget_seconds": 30,
         "budget_counts": "training time", "split": {"train_images": 100, "val_images": 50},
         "presets": ["course_vit", "kerasio_vit"], "accuracy_ratio": 1.5,
-        "runs": {"course_vit": run([0.3, 0.6, 0.61], 810_890), "kerasio_vit": run([0.2, 0.4], 21_666_769)},
+        "runs": {
+            "course_vit": run("course_vit", [0.3, 0.6, 0.61], 810_890),
+            "kerasio_vit": run("kerasio_vit", [0.2, 0.4], 21_666_769),
+        },
         "wall_time_s": 100.0, "provenance": fake_provenance(gpus),
     }  # fmt: skip
 

@@ -141,8 +141,8 @@ def headline_table(results_dir=None):
     runs = recorded_runs("equal_budget_cifar10", results_dir)
     for file, record in runs:
         dataset = f"CIFAR-10 (JPEG copy), {record['split']['val_images']:,} val images"
-        for key, run in record["runs"].items():
-            name = recipe_label(run, key)
+        for run in record["runs"].values():
+            name = recipe_label(run)
             parameters[name] = _params(run["parameters"])
             used = f"{run['train_seconds']:.0f} s used ({run['stop_reason']})"
             budget = f"{record['budget_seconds']:.0f} s of training, {used}, {run['images_seen']:,} images"
@@ -179,8 +179,8 @@ def equal_budget_table(record):
                "Train images/s", "Final val acc", "Best val acc", "To 60%", "To 80%", "To 90%",
                "Others' CPU share"]  # fmt: skip
     rows = []
-    for key, run in record["runs"].items():
-        name = recipe_label(run, key)
+    for run in record["runs"].values():
+        name = recipe_label(run)
         reach = [None if s is None else f"{s:.0f} s" for s in run["time_to_accuracy_s"].values()]
         reach = [value or "not reached" for value in reach]
         rows.append([
@@ -191,13 +191,8 @@ def equal_budget_table(record):
     return markdown_table(headers, rows)
 
 
-def recipe_label(run, name=None):
-    """``"course_vit"`` or ``"course_vit: patch_size=8, mixed_bfloat16"``: the preset and what was changed.
-
-    ``name``: the run's key, for records written before runs named their preset.
-    """
-    if "preset" not in run:
-        return name
+def recipe_label(run):
+    """``"course_vit"`` or ``"course_vit: patch_size=8, mixed_bfloat16"``: the preset and what was changed."""
     changes = [f"{field}={value}" for field, value in run.get("changes", {}).items()]
     if run.get("dtype_policy", "float32") != "float32":
         changes.append(run["dtype_policy"])
@@ -239,7 +234,7 @@ def equal_budget_curve_table(record):
     """Validation accuracy at each evaluation, every preset side by side (by evaluation number)."""
     names = list(record["runs"])
     curves = [record["runs"][name]["evaluations"] for name in names]
-    labels = [recipe_label(record["runs"][name], name) for name in names]
+    labels = [recipe_label(record["runs"][name]) for name in names]
     headers = ["Evaluation"] + [f"{label}: train s / val acc" for label in labels]
     rows = []
     for i in range(max(len(c) for c in curves)):
@@ -321,7 +316,7 @@ def measured_markdown(results_dir=None):
     """The equal-budget runs and recipe sweeps recorded in ``results/``, as markdown for a chapter."""
     parts = []
     for file, record in recorded_runs("equal_budget_cifar10", results_dir):
-        labels = [recipe_label(run, key) for key, run in record["runs"].items()]
+        labels = [recipe_label(run) for run in record["runs"].values()]
         each = " each" if len(labels) > 1 else ""
         parts += [
             f"**{' vs '.join(labels)}**, {record['budget_seconds']:.0f} s of training{each}, "
