@@ -4,9 +4,13 @@
     python -m benchmarks.tables --write-readme  # rewrite them between the markers
                                                 # <!-- results:start --> and <!-- results:end -->
 
-Only the text between the markers is touched. ``tests/test_results.py`` checks
-that what the files hold there is exactly what this regenerates, so no table
-can be edited by hand or go stale.
+Only the text between the markers is touched, and in benchmarks/README.md the
+prose fragments between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``
+(the sentences that state measured numbers, from :data:`FINDINGS`).
+``tests/test_results.py`` checks that what the files hold there is exactly what
+this regenerates (:func:`generated_problems`), so no table or sentence can be
+edited by hand or go stale, and that every other number of that page's prose is
+a constant it lists and checks.
 """
 
 import argparse
@@ -19,15 +23,20 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 from vitcourse.results import (
     NOT_MEASURED,
+    README_END,
+    README_START,
+    _percent,
     book_times_table,
     equal_budget_curve_table,
     equal_budget_table,
     gpu_efficiency_table,
     load_result,
     readme_section,
+    recipe_label,
     recipe_table,
     recorded_runs,
     replace_section,
+    section_between,
     throughput_table,
 )
 
@@ -225,6 +234,409 @@ def book_times_part(results_dir):
     return parts + [book_times_table(book)]
 
 
+# ---------------------------------------------------------------------------
+# Findings: the sentences of benchmarks/README.md that state measured numbers.
+# Each is written from the records, between <!-- generated:NAME --> and
+# <!-- /generated:NAME --> in the prose, so that no number in the prose is typed
+# by hand (tests/test_results.py checks every other number of the page).
+
+
+def _pct(fraction):
+    return f"{100 * fraction:.1f}%"
+
+
+def _gap(a, b):
+    """How far apart two speeds are: the faster over the slower, minus one (0.065 = 6.5%)."""
+    return max(a, b) / min(a, b) - 1
+
+
+def _verdict(gap, noise):
+    if noise is None:
+        return "the noise is not measured"
+    return "within the noise" if gap <= noise else "beyond the noise"
+
+
+def attention_pairs(record):
+    """[(backend, precision, batch, auto images/s, xla images/s, gap)] of a gpu_efficiency record."""
+    measured = {}
+    for r in record["configurations"]:
+        if "error" not in r:
+            precision = "mixed_bfloat16" if r["mixed_precision"] else "float32"
+            measured[(r["backend"], precision, r["batch_size"], r["attention"])] = r["train_images_per_second"]
+    pairs = []
+    for (backend, precision, batch, attention), auto in measured.items():
+        xla = measured.get((backend, precision, batch, "xla"))
+        if attention == "auto" and xla is not None:
+            pairs.append((backend, precision, batch, auto, xla, _gap(auto, xla)))
+    return pairs
+
+
+def _cpu_efficiency_records(results_dir):
+    return [r for _, r in recorded_runs("gpu_efficiency", results_dir) if not r["provenance"]["hardware"].get("gpus")]
+
+
+def measurement_noise(results_dir=None):
+    """The largest gap between attention ``auto`` and ``xla`` on a CPU (the same code, measured twice), or None."""
+    gaps = [pair[-1] for record in _cpu_efficiency_records(results_dir) for pair in attention_pairs(record)]
+    return max(gaps) if gaps else None
+
+
+def machine_finding(results_dir=None):
+    """Where the records were measured: each machine once, with its memory."""
+    machines = {}
+    for prefix in ("equal_budget", "recipe_sweep", "throughput", "gpu_efficiency"):
+        for _, record in recorded_runs(prefix, results_dir):
+            hardware = record["provenance"]["hardware"]
+            memory = hardware.get("memory_gib")
+            memory = f", {memory:.0f} GiB of memory" if memory else ""
+            machines.setdefault(f"**{record['provenance']['hardware_summary']}**{memory}", None)
+    if not machines:
+        return f"Where: {NOT_MEASURED}."
+    return f"Measured on {' and '.join(machines)}."
+
+
+def budget_finding(results_dir=None):
+    """How far each equal-budget run got into the data, and the standard error of its accuracies."""
+    lines = []
+    for file, record in recorded_runs("equal_budget_cifar10", results_dir):
+        runs = list(record["runs"].values())
+        epochs = " and ".join(
+            f"{run['epochs_of_data']:.2f}{' epochs of data' if i == 0 else ''} to {recipe_label(run)}"
+            for i, run in enumerate(runs)
+        )
+        val = record["split"]["val_images"]
+        errors = [100 * (run["final_val_accuracy"] * (1 - run["final_val_accuracy"]) / val) ** 0.5 for run in runs]
+        lines.append(
+            f"- `results/{file}`: a budget of {record['budget_seconds']:.0f} s gave {epochs}. "
+            f"Its validation accuracies are measured on {val:,} images, so each has a standard error of "
+            f"about {max(errors):.1f} points or less."
+        )
+    return "\n".join(lines) or f"- {NOT_MEASURED}."
+
+
+def _plain_runs(record):
+    return [run for run in record["runs"].values() if recipe_label(run) == run["preset"]]
+
+
+def _step_times(run):
+    """Seconds per step between consecutive evaluations."""
+    evaluations = run["evaluations"]
+    return [
+        (b["elapsed_s"] - a["elapsed_s"]) / (b["step"] - a["step"])
+        for a, b in zip(evaluations, evaluations[1:])
+        if b["step"] > a["step"]
+    ]
+
+
+def _change_meaning(run):
+    """What a variant's changes mean in the model, e.g. "16 patches of 8x8 instead of 64 of 4x4"."""
+    from vitcourse.presets import get_preset
+
+    base = get_preset(run["preset"])
+    meanings = []
+    for field, value in run.get("changes", {}).items():
+        if field == "patch_size":
+            side = base.input_shape[0]
+            meanings.append(
+                f"{(side // value) ** 2} patches of {value}x{value} instead of "
+                f"{(side // base.patch_size) ** 2} of {base.patch_size}x{base.patch_size}"
+            )
+        elif field == "depth":
+            meanings.append(f"{value} blocks instead of {base.depth}")
+    return f" ({'; '.join(meanings)})" if meanings else ""
+
+
+def sweep_findings(results_dir=None):
+    """The recipe sweeps: how noisy one run is, and which changes stood out of that noise."""
+    sweeps = recorded_runs("recipe_sweep_cifar10", results_dir)
+    plain = [(file, run) for file, record in sweeps for run in _plain_runs(record)]
+    if not plain:
+        return f"- {NOT_MEASURED}."
+    finals = [run["final_val_accuracy"] for _, run in plain]
+    noise = max(finals) - min(finals) if len(plain) > 1 else None
+    runs_of_plain = "; ".join(
+        f"{_percent(run['final_val_accuracy'])} after {run['steps']:,} of {run['planned_steps']:,} planned steps "
+        f"({run['stop_reason']}, `{file}`)"
+        for file, run in plain
+    )
+    times = [t for _, run in plain for t in _step_times(run)]
+    shares = [run.get("contention", {}).get("others_cpu_share") for _, rec in sweeps for run in rec["runs"].values()]
+    others = max(share or 0 for share in shares)
+    lines = [
+        f"**The noise, first.** course_vit as it is ran {'once' if len(plain) == 1 else f'{len(plain)} times'} "
+        f"in the sweeps: {runs_of_plain}. "
+        f"Between two evaluations its time per step ranged from {min(times):.3f} s to {max(times):.3f} s "
+        f"({max(times) / min(times):.1f}x), while other processes used at most {100 * others:.0f}% of the CPU. "
+        + (
+            f"So a difference of {100 * noise:.1f} points or less between two rows is not a finding."
+            if noise is not None
+            else "With one run of it, the noise is not measured."
+        )
+    ]
+    noise = noise or 0.0
+    beyond, within = [], []
+    for file, record in sweeps:
+        base = _plain_runs(record)
+        if not base:
+            continue
+        base = base[0]
+        for run in record["runs"].values():
+            if run is base:
+                continue
+            gain = run["final_val_accuracy"] - base["final_val_accuracy"]
+            pace = run["train_images_per_second"] / base["train_images_per_second"]
+            entry = (gain, run, base, pace)
+            (beyond if gain > noise else within).append(entry)
+    if beyond:
+        gain, best, base, pace = max(beyond, key=lambda entry: entry[1]["final_val_accuracy"])
+        listed = "; ".join(
+            f"`{recipe_label(run)}`{_change_meaning(run)}: {_percent(run['final_val_accuracy'])} against "
+            f"{_percent(b['final_val_accuracy'])}, at {pace:.2f}x the images per second"
+            for _, run, b, pace in sorted(beyond, key=lambda entry: -entry[0])
+        )
+        lines.append(
+            f"**Beyond the noise** (more than {100 * noise:.1f} points above course_vit as it is in the same "
+            f"sweep): {listed}. The best, `{recipe_label(best)}`, trained {pace:.1f}x the images per second "
+            f"of course_vit in its sweep, {best['epochs_of_data']:.1f} passes over the data instead of "
+            f"{base['epochs_of_data']:.1f}, and reached {_percent(best['final_val_accuracy'])} against "
+            f"{_percent(base['final_val_accuracy'])}."
+        )
+    if within:
+        listed = "; ".join(
+            f"`{recipe_label(run)}`: {_percent(run['final_val_accuracy'])} at {pace:.2f}x the images per second"
+            for _, run, _, pace in sorted(within, key=lambda entry: -entry[0])
+        )
+        lines.append(f"**Within the noise:** {listed}.")
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _speed(config):
+    return f"{config['train_images_per_second']:g} images/s"
+
+
+def throughput_reasons(results_dir=None):
+    """Why the slower settings are slower: each comparison with its numbers and its verdict against the noise."""
+    runs = recorded_runs("throughput", results_dir)
+    cpu = [record for _, record in runs if not record["provenance"]["hardware"].get("gpus")]
+    noise = measurement_noise(results_dir)
+    lines = []
+    pairs = [pair for record in _cpu_efficiency_records(results_dir) for pair in attention_pairs(record)]
+    if pairs:
+        gaps = "; ".join(
+            f"{backend} {precision}: {auto:g} against {xla:g} images/s, {_pct(gap)} apart"
+            for backend, precision, _, auto, xla, gap in pairs
+        )
+        lines.append(
+            "**How much a single figure can be trusted.** On a CPU, attention `auto` and `xla` run the same "
+            f"code (there is no cuDNN to pick), yet `gpu_efficiency.py` measured them apart: {gaps}. "
+            f"So a difference of up to {_pct(noise)} between two single measurements is noise, not a finding; "
+            "each comparison below says where it stands against that."
+        )
+    else:
+        lines.append(
+            f"**How much a single figure can be trusted:** {NOT_MEASURED} (no CPU record of `gpu_efficiency.py`)."
+        )
+    if not cpu:
+        return "\n".join(f"- {line}" for line in lines + [f"Throughput on this CPU: {NOT_MEASURED}."])
+    configs = cpu[0]["configurations"]
+    find = lambda **match: _find(configs, **match)  # noqa: E731
+
+    jax_model, jax_pipe, jax_none = (
+        find(preset="course_vit", backend="jax", augmentation=a) for a in ("model", "pipeline", "none")
+    )
+    tf_model, tf_none = (find(preset="course_vit", backend="tensorflow", augmentation=a) for a in ("model", "none"))
+    if jax_model and jax_pipe and jax_none:
+        none_x = jax_none["train_images_per_second"] / jax_model["train_images_per_second"]
+        pipe_x = jax_pipe["train_images_per_second"] / jax_model["train_images_per_second"]
+        line = (
+            f"**JAX: the augmentation inside the model is the slow part.** course_vit on JAX trains {none_x:.1f}x "
+            f"as fast with no augmentation and {pipe_x:.1f}x with the same layers moved into the input pipeline "
+            f"as with them inside the model ({_verdict(min(none_x, pipe_x) - 1, noise)}), and its first step "
+            f"(compilation) takes {jax_none['first_step_s']:g} s and {jax_pipe['first_step_s']:g} s instead of "
+            f"{jax_model['first_step_s']:g} s. So XLA's CPU code for the random flip and shift (an affine transform "
+            "per image) is what costs; run eagerly in the PyDataset the same layers are cheap (\"pipeline alone\", "
+            f"{jax_pipe['pipeline_alone_images_per_second']:g} images/s)."
+        )
+        if tf_model and tf_none:
+            slow, fast = tf_model["train_images_per_second"], tf_none["train_images_per_second"]
+            cost = 1 - slow / fast
+            line += (
+                f" On TensorFlow the in-model augmentation costs {_pct(cost)} ({_speed(tf_model)} against "
+                f"{_speed(tf_none)} with none), {_verdict(_gap(slow, fast), noise)}."
+            )
+        lines.append(line + " Whether XLA's GPU code has the same problem is not yet measured.")
+
+    faster, tied = [], []
+    for preset in dict.fromkeys(c["preset"] for c in configs):
+        tf, jax = find(preset=preset, backend="tensorflow"), find(preset=preset, backend="jax")
+        if tf and jax:
+            ratio = jax["train_images_per_second"] / tf["train_images_per_second"]
+            gap = _gap(jax["train_images_per_second"], tf["train_images_per_second"])
+            beyond = ratio < 1 and _verdict(gap, noise) == "beyond the noise"
+            (faster if beyond else tied).append(f"{preset} ({ratio:.2f})")
+    if faster or tied:
+        line = "**TensorFlow vs JAX** (JAX/TF images/s at batch 64). "
+        if faster:
+            line += f"On this CPU TensorFlow (oneDNN kernels) is faster beyond the noise for {', '.join(faster)}"
+        if tied:
+            line += f"{'; ' if faster else ''}the two are within the noise or JAX is ahead for {', '.join(tied)}"
+        line += "."
+        if jax_none and tf_none:
+            line += (
+                f" Without augmentation course_vit on JAX gives {_speed(jax_none)} against {_speed(tf_none)} on "
+                f"TensorFlow (JAX/TF {jax_none['train_images_per_second'] / tf_none['train_images_per_second']:.2f})."
+            )
+        lines.append(line)
+
+    eager = find(preset="course_vit", backend="jax", jit_compile=False)
+    if jax_model and eager:
+        gap = _gap(eager["train_images_per_second"], jax_model["train_images_per_second"])
+        lines.append(
+            f"**JAX without jit** (`jit_compile=False`: every op dispatched eagerly from Python): {_speed(eager)} "
+            f"against {_speed(jax_model)} jitted, {_pct(gap)} apart, {_verdict(gap, noise)}. Eagerly the "
+            "augmentation is cheap, but the rest of the step loses XLA's fusion."
+        )
+    tf_xla = find(preset="course_vit", backend="tensorflow", jit_compile=True)
+    if tf_model and tf_xla:
+        gap = _gap(tf_xla["train_images_per_second"], tf_model["train_images_per_second"])
+        lines.append(
+            f"**XLA on TensorFlow.** Keras' `jit_compile=\"auto\"` turns XLA off on a CPU-only TensorFlow; forcing "
+            f"it on gave {_speed(tf_xla)} against {_speed(tf_model)} ({_pct(gap)} apart, {_verdict(gap, noise)}), "
+            f"with a first step of {tf_xla['first_step_s']:g} s against {tf_model['first_step_s']:g} s."
+        )
+
+    sizes = []
+    for backend, name in (("tensorflow", "TensorFlow"), ("jax", "JAX")):
+        by_size = [find(preset="course_vit", backend=backend, batch_size=b) for b in (32, 64, 256)]
+        by_size = [c for c in by_size if c]
+        if len(by_size) > 1:
+            steps = ", ".join(
+                f"batch {a['batch_size']} to {b['batch_size']}: {_speed(a)} to {_speed(b)} "
+                f"({_verdict(_gap(a['train_images_per_second'], b['train_images_per_second']), noise)})"
+                for a, b in zip(by_size, by_size[1:])
+            )
+            sizes.append(f"{name}, {steps}")
+    if sizes:
+        lines.append(f"**Batch size** (course_vit). {'; '.join(sizes)}.")
+
+    precision = [pair for pair in _precision_pairs(results_dir)]
+    if precision:
+        listed = "; ".join(
+            f"{backend} with attention {attention}: {f32:g} images/s in float32, {bf16:g} in mixed_bfloat16 "
+            f"({'faster' if bf16 > f32 else 'slower'}, {_pct(_gap(f32, bf16))}, {_verdict(_gap(f32, bf16), noise)})"
+            for backend, attention, f32, bf16 in precision
+        )
+        lines.append(
+            "**Mixed precision.** The presets' classifier computes in float32 under any dtype policy (the top-k "
+            f"metric's `InTopKV2` wants float32 logits). In `gpu_efficiency.py` (3. below): {listed}."
+            + _sweep_precision(results_dir)
+            + " Its GPU value is not yet measured."
+        )
+
+    lines.append(_memory_finding(configs))
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _precision_pairs(results_dir):
+    pairs = []
+    for record in _cpu_efficiency_records(results_dir):
+        measured = {
+            (r["backend"], r["attention"], r["batch_size"], r["mixed_precision"]): r["train_images_per_second"]
+            for r in record["configurations"]
+            if "error" not in r
+        }
+        for (backend, attention, batch, mixed), f32 in measured.items():
+            bf16 = measured.get((backend, attention, batch, True))
+            if not mixed and bf16 is not None:
+                pairs.append((backend, attention, f32, bf16))
+    return pairs
+
+
+def _sweep_precision(results_dir):
+    for file, record in recorded_runs("recipe_sweep_cifar10", results_dir):
+        base = _plain_runs(record)
+        mixed = [
+            run for run in record["runs"].values()
+            if run.get("dtype_policy") == "mixed_bfloat16" and not run.get("changes")
+        ]  # fmt: skip
+        if base and mixed:
+            base, mixed = base[0], mixed[0]
+            return (
+                f" In the recipe sweep (1b. above, `{file}`) mixed_bfloat16 alone trained {_speed(mixed)} against "
+                f"{_speed(base)} and finished {mixed['steps']:,} steps against {base['steps']:,} in the same "
+                f"{record['budget_seconds']:.0f} s."
+            )
+    return ""
+
+
+def _memory_finding(configs):
+    """Do the presets with the most parameters hold the most memory, on each backend? And the batch size?"""
+    parts = []
+    default = {"batch_size": 64, "jit_compile": "auto", "augmentation": "model"}
+    for backend, name in (("tensorflow", "TensorFlow"), ("jax", "JAX")):
+        presets = [c for c in configs if c["backend"] == backend and "error" not in c
+                   and all(c[k] == v for k, v in default.items())]  # fmt: skip
+        if len(presets) < 3:
+            continue
+        most = {c["preset"] for c in sorted(presets, key=lambda c: -c["parameters"])[:2]}
+        biggest = {c["preset"] for c in sorted(presets, key=lambda c: -c["peak_rss_mib"])[:2]}
+        order = ", ".join(
+            f"{c['preset']} {c['peak_rss_mib']:g} MiB ({c['parameters'] / 1e6:.2f}M parameters)"
+            for c in sorted(presets, key=lambda c: -c["peak_rss_mib"])
+        )
+        holds = "hold" if most == biggest else "do not both hold"
+        line = (
+            f"On {name} the two presets with the most parameters ({' and '.join(sorted(most))}) {holds} the most "
+            f"memory at batch 64 (peak RSS, largest first: {order})."
+        )
+        batches = sorted(
+            (c for c in configs if c["backend"] == backend and c["preset"] == "course_vit" and "error" not in c
+             and c["jit_compile"] == "auto" and c["augmentation"] == "model"), key=lambda c: c["batch_size"],
+        )  # fmt: skip
+        if len(batches) > 1:
+            grows = all(a["peak_rss_mib"] < b["peak_rss_mib"] for a, b in zip(batches, batches[1:]))
+            sizes = ", ".join(f"{c['peak_rss_mib']:g} MiB at batch {c['batch_size']}" for c in batches)
+            line += f" course_vit's {'grows' if grows else 'does not grow steadily'} with the batch ({sizes})."
+        parts.append(line)
+    more, less = [], []
+    for preset in dict.fromkeys(c["preset"] for c in configs):
+        tf, jax = _find(configs, preset=preset, backend="tensorflow"), _find(configs, preset=preset, backend="jax")
+        if tf and jax:
+            (more if jax["peak_rss_mib"] > tf["peak_rss_mib"] else less).append(preset)
+    if more or less:
+        parts.append(
+            f"JAX held more than TensorFlow for {', '.join(more) or 'none'}; less for {', '.join(less) or 'none'}."
+        )
+    if not parts:
+        return f"**Memory:** {NOT_MEASURED}."
+    return "**Memory.** " + " ".join(parts)
+
+
+FINDINGS = {
+    "machine": machine_finding,
+    "budget": budget_finding,
+    "sweep-findings": sweep_findings,
+    "throughput-reasons": throughput_reasons,
+}
+
+
+def fragment_markers(name):
+    return f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+
+
+def findings(results_dir=None):
+    """{name: markdown} of every generated fragment of benchmarks/README.md's prose."""
+    return {name: make(results_dir) for name, make in FINDINGS.items()}
+
+
+def write_fragments(text, fragments):
+    """``text`` with each ``<!-- generated:NAME -->`` fragment rewritten (ValueError where one is missing)."""
+    for name, fragment in fragments.items():
+        start, end = fragment_markers(name)
+        text = replace_section(text, fragment + "\n", start, end)
+    return text
+
+
 def benchmarks_section(results_dir=None):
     """Every recorded figure, with its conditions, for benchmarks/README.md."""
     parts = [GENERATED]
@@ -233,13 +645,52 @@ def benchmarks_section(results_dir=None):
     return "\n\n".join(parts) + "\n"
 
 
-def write_section(path, section):
-    """Rewrites the text between the markers in ``path``; False where the file or markers are missing."""
+def _first_difference(held, expected):
+    held_lines, expected_lines = held.splitlines(), expected.splitlines()
+    for i, (a, b) in enumerate(zip(held_lines, expected_lines)):
+        if a != b:
+            return f"line {i + 1} of it reads\n    {a[:200]}\nbut the records give\n    {b[:200]}"
+    return f"it has {len(held_lines)} lines where the records give {len(expected_lines)}"
+
+
+def generated_problems(text, section, fragments=None, where="the file"):
+    """What is wrong with the generated parts of ``text``: [] when they hold exactly what the records give.
+
+    ``section`` belongs between ``<!-- results:start -->`` and ``<!-- results:end -->``;
+    ``fragments`` ({name: markdown}) each between ``<!-- generated:NAME -->`` and
+    ``<!-- /generated:NAME -->``. Every marker must be there exactly once, start before end.
+    """
+    fix = "Regenerate: python -m benchmarks.tables --write-readme"
+    expected = [(README_START, README_END, section, "results section")]
+    expected += [
+        (*fragment_markers(name), fragment + "\n", f"fragment {name!r}") for name, fragment in (fragments or {}).items()
+    ]
+    problems = []
+    for start, end, content, what in expected:
+        counts = {marker: text.count(marker) for marker in (start, end)}
+        wrong = [f"{marker} appears {n} times" for marker, n in counts.items() if n != 1]
+        if wrong:
+            problems.append(f"{where}: the {what} needs each marker exactly once: {'; '.join(wrong)}. {fix}")
+            continue
+        if text.index(start) > text.index(end):
+            problems.append(f"{where}: the {what}'s end marker {end} comes before its start {start}.")
+            continue
+        held = section_between(text, start, end)
+        if held != content:
+            problems.append(
+                f"{where}: the {what} differs from results/ (edited by hand, or stale): "
+                f"{_first_difference(held, content)}. {fix}"
+            )
+    return problems
+
+
+def write_section(path, section, fragments=None):
+    """Rewrites the generated parts of ``path``; False where the file or a marker is missing."""
     if not path.exists():
         return False
     text = path.read_text()
     try:
-        new = replace_section(text, section)
+        new = write_fragments(replace_section(text, section), fragments or {})
     except ValueError:
         return False
     if new != text:
@@ -252,11 +703,16 @@ def main(argv=None):
     parser.add_argument("--write-readme", action="store_true", help="rewrite README.md and benchmarks/README.md")
     parser.add_argument("--results-dir", help="default: the repository's results/")
     args = parser.parse_args(argv)
-    sections = {README: readme_section(args.results_dir), BENCHMARKS_README: benchmarks_section(args.results_dir)}
-    for path, section in sections.items():
+    sections = {
+        README: (readme_section(args.results_dir), {}),
+        BENCHMARKS_README: (benchmarks_section(args.results_dir), findings(args.results_dir)),
+    }
+    for path, (section, fragments) in sections.items():
         if not args.write_readme:
             print(f"--- {path.relative_to(ROOT)} ---\n{section}")
-        elif write_section(path, section):
+            for name, fragment in fragments.items():
+                print(f"--- {path.relative_to(ROOT)}, fragment {name} ---\n{fragment}")
+        elif write_section(path, section, fragments):
             print(f"rewrote the results section of {path.relative_to(ROOT)}")
         else:
             print(f"{path.relative_to(ROOT)}: no file or no results markers; left alone")

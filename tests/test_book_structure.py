@@ -1,10 +1,16 @@
 """The book's structure, checked without building it.
 
-Every chapter notebook: opens with the Colab cell, runs in the ``python3``
-kernel, has at least three exercises, each with a solution that the site hides
-(and ``make student`` removes), commits no outputs except the ones nbval
-compares, and is in ``_toc.yml``. The instructors' page lists exactly the
-chapters' exercises, with the checker each one calls.
+Every chapter notebook: opens with its title, the Colab cell and the notice of
+the mode it ran in, runs in the ``python3`` kernel, has at least three
+exercises, each with a solution that the site hides (and ``make student``
+removes), commits no outputs except the ones nbval compares (cells tagged
+``nbval-check-output``), and is in ``_toc.yml``. The instructors' page lists
+exactly the chapters' exercises, with the checker each one calls.
+
+What a reader reads (chapters, book pages, README) names the questions behind
+the course by their short names, linked to their sections of
+``book/questions.md``, never by number ("seed 004"); and says once, for readers
+of older tutorials, that AdamW comes from Keras rather than tensorflow-addons.
 """
 
 import re
@@ -13,12 +19,30 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from book_files import toc_files
+from book_files import heading_anchors, reader_facing_files, reader_facing_texts, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_DIR = ROOT / "chapters"
 INSTRUCTORS = ROOT / "book" / "instructors.md"
+QUESTIONS = ROOT / "book" / "questions.md"
 CHAPTERS = sorted(CHAPTER_DIR.glob("*.ipynb"))
+READER_FACING = reader_facing_files()
+# nbval compares the outputs of the cells tagged so (with --nbval-lax), and only those.
+CHECKED_TAG = "nbval-check-output"
+# The sections of book/questions.md that the chapters link to, one per source question.
+QUESTION_ANCHORS = [
+    "the-resnet50-transformer-question",
+    "the-keras-vit-study-notes",
+    "the-pet-breeds-write-up",
+    "the-small-datasets-example",
+    "the-2x2-patches-project",
+]
+# A source question named by its number: "seed 004", "Seed 000's", "seeds 000 and 004", "seed 0".
+# (A random seed is written `seed=0`, which this does not match.)
+QUESTION_NUMBER = re.compile(r"\bseeds?\s+0", re.IGNORECASE)
+# The same number in a name that a reader sees in code: `seed004 = ...`, `check_seed000_first_dense`.
+QUESTION_NUMBER_IN_CODE = re.compile(r"seed_?0\d\d", re.IGNORECASE)
+LINK_TO_QUESTIONS = re.compile(r"questions\.md#([\w-]+)")
 
 EXERCISE_HEADING = re.compile(r"^###\s+(Exercise\s+(\d+)\.(\d+):.*?)\s*$", re.MULTILINE)
 ANY_HEADING = re.compile(r"^#{1,3}\s", re.MULTILINE)
@@ -134,12 +158,116 @@ def test_every_exercise_has_a_hidden_solution(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=chapter_ids(CHAPTERS))
+def test_chapter_shows_its_notice_after_the_colab_cell(path):
+    cells = read(path).cells
+    colab = [index for index, cell in enumerate(cells) if cell.cell_type == "code" and "colab" in tags(cell)]
+    assert colab, f"{path.name}: no Colab cell (a code cell tagged 'colab')"
+    before = cells[: colab[0]]
+    assert any(cell.cell_type == "markdown" and re.search(r"^# \S", cell.source, re.M) for cell in before), (
+        f"{path.name}: the chapter's '# ' title must come before the Colab cell"
+    )
+    assert colab[0] + 1 < len(cells), f"{path.name}: nothing after the Colab cell"
+    notice = cells[colab[0] + 1]
+    where = f"{path.name}, cell {colab[0] + 1} (right after the Colab cell)"
+    assert notice.cell_type == "code", f"{where}: expected the notice cell, found a {notice.cell_type} cell"
+    assert re.search(r"\bshow_page_notice\(", notice.source), f"{where}: does not call show_page_notice()"
+    assert "remove-input" in tags(notice), f"{where}: the notice cell must be tagged 'remove-input'"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_ids(CHAPTERS))
 def test_only_checked_cells_carry_outputs(path):
     for index, cell in enumerate(read(path).cells):
         if cell.cell_type == "code" and cell.get("outputs"):
-            assert "# NBVAL_CHECK_OUTPUT" in cell.source, (
-                f"{path.name}, cell {index}: committed outputs in a cell without '# NBVAL_CHECK_OUTPUT'"
+            assert CHECKED_TAG in tags(cell), (
+                f"{path.name}, cell {index}: committed outputs in a cell not tagged {CHECKED_TAG!r}"
             )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_ids(CHAPTERS))
+def test_no_nbval_marker_in_the_code(path):
+    # The rendered page shows a cell's source: compared cells are marked by a tag, not a comment.
+    for index, cell in enumerate(read(path).cells):
+        assert "NBVAL_CHECK_OUTPUT" not in cell.source.upper(), (
+            f"{path.name}, cell {index}: '# NBVAL_CHECK_OUTPUT' in the source; tag the cell {CHECKED_TAG!r} instead"
+        )
+
+
+def reader_facing_ids(paths):
+    return [str(path.relative_to(ROOT)) for path in paths]
+
+
+def found_in(path, pattern):
+    """['cell 3: ...seed 004...'] for every place in a reader-facing file that matches ``pattern``."""
+    found = []
+    for where, text in reader_facing_texts(path):
+        for match in pattern.finditer(text):
+            context = " ".join(text[max(0, match.start() - 30) : match.end() + 30].split())
+            found.append(f"{where}: ...{context}..." if where else f"...{context}...")
+    return found
+
+
+@pytest.mark.parametrize("path", READER_FACING, ids=reader_facing_ids(READER_FACING))
+def test_no_source_question_named_by_number(path):
+    found = found_in(path, QUESTION_NUMBER)
+    assert not found, (
+        f"{path.relative_to(ROOT)} names a source question by number; use its short name and link to "
+        f"book/questions.md (a random seed is written seed=0): {found}"
+    )
+
+
+@pytest.mark.parametrize("path", READER_FACING, ids=reader_facing_ids(READER_FACING))
+def test_no_source_question_number_in_code_names(path):
+    found = found_in(path, QUESTION_NUMBER_IN_CODE)
+    assert not found, f"{path.relative_to(ROOT)}: names built from a source question's number: {found}"
+
+
+def package_strings():
+    """[(file:line, text)] of every string literal in the package: docstrings and messages a user sees."""
+    import ast
+
+    strings = []
+    for path in sorted((ROOT / "vitcourse").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                strings.append((f"{path.relative_to(ROOT)}:{node.lineno}", node.value))
+    return strings
+
+
+def test_package_docstrings_and_messages_name_no_source_question_by_number():
+    found = [
+        f"{where}: {' '.join(text.split())[:100]}"
+        for where, text in package_strings()
+        if QUESTION_NUMBER.search(text) or QUESTION_NUMBER_IN_CODE.search(text)
+    ]
+    assert not found, f"the package shows a source question's number; use its short name: {found}"
+
+
+def test_questions_page_has_a_section_per_question():
+    anchors = heading_anchors(QUESTIONS.read_text())
+    missing = [anchor for anchor in QUESTION_ANCHORS if anchor not in anchors]
+    assert not missing, f"book/questions.md has no heading for {missing}; its anchors: {sorted(anchors)}"
+
+
+@pytest.mark.parametrize("path", READER_FACING, ids=reader_facing_ids(READER_FACING))
+def test_links_to_the_questions_page_reach_a_section(path):
+    anchors = heading_anchors(QUESTIONS.read_text())
+    links = [anchor for _, text in reader_facing_texts(path) for anchor in LINK_TO_QUESTIONS.findall(text)]
+    broken = sorted(set(links) - anchors)
+    assert not broken, f"{path.relative_to(ROOT)} links to sections that book/questions.md lacks: {broken}"
+
+
+def test_tensorflow_addons_is_mentioned_once():
+    """One place tells readers of older tutorials that AdamW now ships with Keras; no page repeats it."""
+    mention = re.compile(r"\b(tf|tensorflow)[- _]?addons\b", re.IGNORECASE)
+    places = [
+        (f"{path.relative_to(ROOT)} {where}".strip(), text)
+        for path in READER_FACING
+        for where, text in reader_facing_texts(path)
+        if mention.search(text)
+    ]
+    assert len(places) == 1, f"tensorflow-addons is mentioned in {len(places)} places: {[p for p, _ in places]}"
+    where, text = places[0]
+    assert "keras.optimizers.AdamW" in text, f"{where} mentions tensorflow-addons without naming keras.optimizers.AdamW"
 
 
 def page_rows():

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+from vitcourse import training
+from vitcourse.__main__ import main
 from vitcourse.provenance import provenance, write_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,8 +33,6 @@ def run_cli(*args, cwd):
 
 @pytest.mark.slow
 def test_train_command_writes_metrics(tmp_path):
-    pytest.importorskip("vitcourse.presets")
-    pytest.importorskip("vitcourse.data")
     out = tmp_path / "run"
     # course_vit cut to one block without augmentation compiles in seconds, on JAX too
     done = run_cli(
@@ -83,10 +83,6 @@ def test_train_command_writes_metrics(tmp_path):
     ],
 )
 def test_unknown_names_exit_2_with_a_clear_message(args, message, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("vitcourse.presets")
-    pytest.importorskip("vitcourse.data")
-    from vitcourse.__main__ import main
-
     monkeypatch.setenv("VITCOURSE_MODE", "smoke")  # main() sets it; this restores it afterwards
     code = main(["train", *args, "--mode", "smoke", "--out", str(tmp_path / "run")])
     stderr = capsys.readouterr().err
@@ -98,7 +94,7 @@ def test_unknown_names_exit_2_with_a_clear_message(args, message, tmp_path, monk
 
 
 def test_bad_set_syntax_is_a_usage_error(capsys):
-    from vitcourse.__main__ import _override, main
+    from vitcourse.__main__ import _override
 
     assert _override("depth=2") == ("depth", 2)
     assert _override("mlp_units=(64, 32)") == ("mlp_units", (64, 32))
@@ -140,3 +136,109 @@ def test_write_json_is_atomic_and_plain(tmp_path):
         write_json(path, {"bad": object()})
     assert json.loads(path.read_text())["accuracy"] == 0.5  # a failed write leaves the old file
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]
+
+
+# --- what the command line refuses, and Ctrl-C -----------------------------------------
+
+# course_vit cut to one block without augmentation, on smoke mode's 256 generated images
+SMALL_RUN = [
+    "train", "--preset", "course_vit", "--dataset", "synthetic10", "--mode", "smoke",
+    "--set", "depth=1", "--set", "augmentation=none", "--quiet",
+]  # fmt: skip
+
+
+def train_command(monkeypatch, capsys, *args):
+    """Runs ``python -m vitcourse train ...`` in this process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("VITCOURSE_MODE", "smoke")  # main() sets it; this restores it afterwards
+    code = main([*SMALL_RUN, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SMALL_RUN, "--seed", "-1", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--seed" in err and "must be a whole number >= 0" in err
+    assert "dataset" not in err.splitlines()[-1]  # it blames the seed, not the data
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_out_folder_holding_the_users_backup_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    (out / "backup").mkdir(parents=True)
+    (out / "backup" / "thesis.tex").write_text("the reader's own file")
+    code, stdout, err = train_command(monkeypatch, capsys, "--out", str(out))
+    assert code == 2
+    assert "Resuming" not in stdout and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "did not write (backup/)" in err and "--out NEW_FOLDER" in err
+    assert (out / "backup" / "thesis.tex").read_text() == "the reader's own file"
+    assert sorted(p.name for p in out.rglob("*")) == ["backup", "thesis.tex"]
+
+
+def test_a_read_only_out_folder_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "read_only"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.access(out, os.W_OK):  # root writes anywhere: let the OS refuse as it would for a user
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(out))
+
+        monkeypatch.setattr(training.tempfile, "TemporaryFile", refuse)
+    try:
+        code, _, err = train_command(monkeypatch, capsys, "--out", str(out))
+    finally:
+        out.chmod(0o755)
+    assert code == 2 and "Traceback" not in err
+    assert "Cannot write into out_dir" in err and "Permission denied" in err and "--out" in err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_resume_then_refuse_to_overwrite(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    command = ["--epochs", "3", "--out", str(out)]
+    original = training.JsonHistory.on_epoch_begin
+
+    def ctrl_c_at_epoch_3(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training.JsonHistory, "on_epoch_begin", ctrl_c_at_epoch_3)
+        code, _, err = train_command(monkeypatch, capsys, *command)
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"Interrupted. Run the same command again to resume at epoch 3 of 3 "
+        f"(the state is saved in {out / 'backup'})."
+    ]
+
+    # other settings, or fewer epochs than done, are refused and change nothing
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, err = train_command(monkeypatch, capsys, *command, "--batch-size", "32")
+    assert code == 2 and "other settings" in err and "batch_size 64 there, 32 now" in err
+    code, _, err = train_command(monkeypatch, capsys, "--epochs", "1", "--out", str(out))
+    assert code == 2 and "already completed 2 epochs" in err and "--epochs" in err
+    code, _, err = train_command(monkeypatch, capsys, *command, "--set", "projection_dim=64",
+                                 "--set", "mlp_units=(64,)")  # fmt: skip
+    assert code == 2 and "overrides" in err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+    # the same command resumes
+    code, stdout, err = train_command(monkeypatch, capsys, *command)
+    assert code == 0, err
+    assert "resumed at epoch 3" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == 2 and metrics["history"]["epoch"] == [1, 2, 3]
+
+    # a finished run is not overwritten, unless asked
+    finished = (out / "metrics.json").read_bytes()
+    code, _, err = train_command(monkeypatch, capsys, *command)
+    assert code == 2 and "finished run (3 epochs)" in err and "--overwrite" in err
+    assert (out / "metrics.json").read_bytes() == finished
+    code, _, err = train_command(monkeypatch, capsys, "--epochs", "1", "--out", str(out), "--overwrite")
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["history"]["epoch"] == [1]

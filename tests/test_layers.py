@@ -1,3 +1,5 @@
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -90,11 +92,81 @@ def test_patches_accept_uint8_images():
     assert "float" in str(out.dtype)
 
 
-def test_sincos_table_is_sine_and_cosine():
-    table = sincos_table(10, 8)
-    np.testing.assert_allclose(table[3, 0], np.sin(3.0), rtol=1e-6)
-    np.testing.assert_allclose(table[3, 1], np.cos(3.0), rtol=1e-6)
-    np.testing.assert_allclose(table[0, 1::2], 1.0)
+def paper_sincos(position, column, dim):
+    """Vaswani et al. (2017), section 3.5: PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(same)."""
+    i = column // 2
+    angle = position / 10000 ** (2 * i / dim)
+    return math.sin(angle) if column % 2 == 0 else math.cos(angle)
+
+
+@pytest.mark.parametrize("num_positions, dim", [(10, 8), (5, 6), (3, 7)])
+def test_sincos_table_is_the_papers_formula(num_positions, dim):
+    table = sincos_table(num_positions, dim)
+    assert table.shape == (num_positions, dim) and table.dtype == np.float32
+    expected = np.array([[paper_sincos(p, c, dim) for c in range(dim)] for p in range(num_positions)])
+    np.testing.assert_allclose(table, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_sincos_table_known_values():
+    table = sincos_table(2, 4)
+    # position 0: sin 0 = 0 in even columns, cos 0 = 1 in odd ones
+    np.testing.assert_array_equal(table[0], [0.0, 1.0, 0.0, 1.0])
+    # position 1: the first pair turns at rate 1, the second at 1 / 10000^(2/4) = 1/100
+    np.testing.assert_allclose(table[1], [math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)], rtol=1e-6)
+    np.testing.assert_allclose(table[1, :2], [0.84147098, 0.54030231], rtol=1e-6)
+
+
+def added_table(layer, num_positions, dim, batch=2):
+    """What ``layer`` adds to its input: its output for all-zero tokens, checked to be the same for any tokens."""
+    zeros = np.zeros((batch, num_positions, dim), "float32")
+    added = keras.ops.convert_to_numpy(layer(zeros))
+    tokens = np.random.default_rng(5).normal(size=(batch, num_positions, dim)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(tokens))
+    np.testing.assert_allclose(out - tokens, added, rtol=1e-5, atol=1e-5)  # it adds, it does not replace
+    np.testing.assert_allclose(added[0], added[1], rtol=0, atol=0)  # the same table for every image
+    return added[0]
+
+
+def test_sincos_position_embedding_adds_exactly_the_table():
+    added = added_table(PositionEmbedding(6, kind="sincos"), 6, 8)
+    np.testing.assert_allclose(added, sincos_table(6, 8), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(added[0], [0.0, 1.0] * 4)  # position 0 of the paper's table
+    assert np.abs(added).max() > 0.5
+
+
+def test_sincos_with_a_class_token_gives_the_class_token_position_0():
+    layer = PositionEmbedding(4, kind="sincos", class_token=True)
+    out = keras.ops.convert_to_numpy(layer(np.zeros((1, 4, 6), "float32")))[0]
+    # the class token starts at zero, so its row is the table's row 0; the patches get rows 1..4
+    np.testing.assert_allclose(out, sincos_table(5, 6), rtol=1e-6, atol=1e-6)
+
+
+def test_fixed_random_position_embedding_adds_a_fixed_seeded_table(tmp_path):
+    layer = PositionEmbedding(16, kind="fixed_random", seed=3)
+    added = added_table(layer, 16, 8)
+    # not zeros, spread like its initialiser (uniform in +-0.05), different for each position
+    assert np.abs(added).max() > 0.01 and np.all(np.abs(added) <= 0.05)
+    assert np.std(added) > 0.01
+    assert len({tuple(row) for row in added.round(6)}) == 16
+    # not trainable: no weights at all, and a training step leaves it unchanged
+    assert layer.count_params() == 0 and not layer.trainable_weights
+    np.testing.assert_array_equal(added_table(layer, 16, 8), added)  # the same on every call
+    # seeded: the same seed gives the same table, another seed another one
+    np.testing.assert_array_equal(added_table(PositionEmbedding(16, kind="fixed_random", seed=3), 16, 8), added)
+    other = added_table(PositionEmbedding(16, kind="fixed_random", seed=4), 16, 8)
+    assert not np.allclose(other, added)
+
+    # fixed through training and through a .keras file
+    inputs = keras.Input((16, 8))
+    model = keras.Model(inputs, keras.layers.Dense(1)(PositionEmbedding(16, kind="fixed_random", seed=3)(inputs)))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.zeros((4, 16, 8), "float32"), np.ones((4, 16, 1), "float32"), epochs=2, verbose=0)
+    trained = model.layers[1]
+    np.testing.assert_allclose(added_table(trained, 16, 8), added, rtol=0, atol=0)
+    path = tmp_path / "fixed.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True).layers[1]
+    np.testing.assert_allclose(added_table(loaded, 16, 8), added, rtol=0, atol=0)
 
 
 def test_fixed_position_embeddings_have_no_weights_and_are_reproducible():
@@ -105,6 +177,8 @@ def test_fixed_position_embeddings_have_no_weights_and_are_reproducible():
         assert layer.count_params() == 0
         again = keras.ops.convert_to_numpy(PositionEmbedding(16, kind=kind, seed=3)(x))
         np.testing.assert_array_equal(out, again)
+    # "none" adds nothing
+    np.testing.assert_array_equal(added_table(PositionEmbedding(16, kind="none"), 16, 8), 0.0)
 
 
 def test_class_token_is_prepended():

@@ -7,8 +7,9 @@ import pytest
 import vitcourse
 from vitcourse.presets import PRESETS, get_preset, prepare_model
 
-# The parameter counts their sources report (model.summary() in seeds 000 and 004,
-# keras.io's summary for its ViT); vit_small_ds is keras.io's design counted the same way.
+# The parameter counts their sources report (model.summary() in the ResNet50 Transformer
+# question and the 2x2 patches project, keras.io's summary for its ViT); vit_small_ds is
+# keras.io's design counted the same way.
 SOURCE_COUNTS = {
     "kerasio_vit": 21_759_019,
     "patches2x2_cifar10": 71_863_178,
@@ -29,7 +30,7 @@ def test_kerasio_vit_has_seven_non_trainable_normalization_values():
     assert non_trainable == 7  # mean (3) + variance (3) + count (1) of Normalization
 
 
-def test_seed_004_position_table_is_not_a_weight():
+def test_2x2_patches_position_table_is_not_a_weight():
     # Its Embedding was called on a constant outside the model: a fixed random table.
     model = vitcourse.build_model("patches2x2_cifar10")
     encoder = model.get_layer("patch_encoder")

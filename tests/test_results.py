@@ -8,6 +8,7 @@
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -57,21 +58,195 @@ def test_every_result_has_provenance_and_wall_time(path):
         assert isinstance(wall_time, (int, float)) and wall_time > 0, f"{path.name} ({where}): no wall time"
 
 
-@pytest.mark.parametrize(
-    "path, make_section",
-    [(tables.README, results.readme_section), (tables.BENCHMARKS_README, tables.benchmarks_section)],
-    ids=["README.md", "benchmarks/README.md"],
-)
-def test_readme_tables_are_generated_from_results(path, make_section):
-    if not path.exists():
-        pytest.skip(f"{path.name} does not exist yet")
-    held = results.section_between(path.read_text())
-    if held is None:
-        pytest.skip(f"{path} has no {results.README_START} / {results.README_END} markers yet")
-    assert held == make_section(), (
-        f"The tables in {path.relative_to(ROOT)} differ from results/. "
-        "Regenerate them: python -m benchmarks.tables --write-readme"
+def generated_parts(path):
+    """(the results section, the prose fragments) that ``path`` must hold, from results/."""
+    if path == tables.BENCHMARKS_README:
+        return tables.benchmarks_section(), tables.findings()
+    return results.readme_section(), {}
+
+
+@pytest.mark.parametrize("path", [tables.README, tables.BENCHMARKS_README], ids=["README.md", "benchmarks/README.md"])
+def test_readme_tables_are_generated_from_results(path):
+    """Fails (never skips) where a marker is missing or a generated number was edited by hand."""
+    assert path.exists(), f"{path.relative_to(ROOT)} is missing"
+    section, fragments = generated_parts(path)
+    problems = tables.generated_problems(path.read_text(), section, fragments, where=str(path.relative_to(ROOT)))
+    assert not problems, "\n".join(problems)
+
+
+def _good_page():
+    section, fragments = "| a | b |\n|---|---:|\n| x | 46.7% |\n", {"noise": "- 6.5% and 3.8% apart."}
+    text = (
+        f"# Page\n\nProse.\n\n<!-- generated:noise -->\n{fragments['noise']}\n<!-- /generated:noise -->\n\n"
+        f"{results.README_START}\n{section}{results.README_END}\nafter\n"
     )
+    return text, section, fragments
+
+
+def test_the_check_passes_a_page_that_holds_what_the_records_give():
+    text, section, fragments = _good_page()
+    assert tables.generated_problems(text, section, fragments) == []
+    assert tables.write_fragments(text, fragments) == text  # regenerating changes nothing
+
+
+@pytest.mark.parametrize(
+    "break_it, says",
+    [
+        (lambda text: text.replace(results.README_START, ""), "exactly once"),
+        (lambda text: text.replace(results.README_END, ""), "exactly once"),
+        (lambda text: text.replace("<!-- /generated:noise -->", ""), "exactly once"),
+        (lambda text: text.replace("<!-- generated:noise -->", ""), "exactly once"),
+        (lambda text: text + f"\n{results.README_START}\n", "appears 2 times"),
+        (lambda text: text.replace("46.7%", "49.7%"), "edited by hand"),  # a table's number
+        (lambda text: text.replace("6.5%", "10%"), "edited by hand"),  # a sentence's number
+        (lambda text: text.replace("| x | 46.7% |\n", "| x | 46.7% |\n| y | 1.0% |\n"), "edited by hand"),
+        (lambda text: text.replace(f"{results.README_START}\n", "").replace(
+            results.README_END, f"{results.README_END}\n{results.README_START}\n"), "comes before"),
+    ],
+    ids=["no start", "no end", "no fragment end", "no fragment start", "twice", "table number",
+         "sentence number", "added row", "swapped"],
+)  # fmt: skip
+def test_the_check_fails_a_broken_page(break_it, says):
+    text, section, fragments = _good_page()
+    broken = break_it(text)
+    assert broken != text
+    problems = tables.generated_problems(broken, section, fragments)
+    assert problems and says in "\n".join(problems), problems
+
+
+def test_the_check_points_at_the_line_that_differs():
+    text, section, fragments = _good_page()
+    problems = tables.generated_problems(text.replace("46.7%", "49.7%"), section, fragments, where="README.md")
+    assert len(problems) == 1
+    assert "README.md" in problems[0] and "| x | 49.7% |" in problems[0] and "| x | 46.7% |" in problems[0]
+
+
+# ---------------------------------------------------------------------------
+# Every number in the prose of benchmarks/README.md is generated or a checked constant.
+
+# A number: 1,143 or 44.9 or 16.9% or 3.9x, not a digit inside a name (bfloat16, CIFAR-10, 8x8, cpu-2core).
+NUMBER = re.compile(r"(?<![\w.\-])(\d+(?:,\d{3})*(?:\.\d+)?)(x|%)?(?!\w)")
+# Words that state a measured ratio: written as a generated number instead.
+RATIO_WORDS = re.compile(r"\b(twice|thrice|half as|double|triple|\w+ times (as|faster|slower|shorter|longer))\b", re.I)
+
+
+def _gpu_run():
+    return (ROOT / "benchmarks" / "gpu_run.sh").read_text()
+
+
+def _every_schedule():
+    runs = [run for prefix in ("equal_budget", "recipe_sweep") for _, record in results.recorded_runs(prefix)
+            for run in record["runs"].values()]  # fmt: skip
+    return [run["schedule"] for run in runs]
+
+
+def _peaks_of_h100_sxm():
+    from benchmarks.gpu_efficiency import PEAK_TFLOPS
+
+    return tuple(round(value) for value in PEAK_TFLOPS["h100 sxm"])
+
+
+def _kerasio_reference():
+    preset = get_preset("kerasio_vit")
+    return preset.expected_accuracy.startswith("55% top-1") and preset.epochs == 100
+
+
+# The numbers of the prose that are not measurements: each with the phrase it sits in, why it is
+# there, and a check against the code or the records that says it is still true.
+CONSTANTS = [
+    (r"Above 25%", "the share of other processes' CPU time above which a record is marked busy",
+     lambda: __import__("benchmarks.common").common.BUSY_SHARE == 0.25),
+    (r"10% warmup", "the schedule every equal-budget run records",
+     lambda: all("(10% warmup)" in schedule for schedule in _every_schedule())),
+    (r"420 s", "gpu_run.sh's default training budget", lambda: 'budget="${BUDGET:-420}"' in _gpu_run()),
+    (r"batch 256, 512, 1024, 30 steps", "gpu_run.sh's efficiency sweep",
+     lambda: "--batch-sizes 256 512 1024 --steps 30" in _gpu_run()),
+    (r"989 TFLOP/s bf16, 495 TFLOP/s TF32", "PEAK_TFLOPS of an H100 SXM (NVIDIA's datasheet)",
+     lambda: _peaks_of_h100_sxm() == (495, 989)),
+    (r"22 minutes of GPU time", "the sum of gpu_run.sh's estimates: 8 + 8 (the same for kerasio_vit) + 6 min",
+     lambda: "(~8 min)" in _gpu_run() and "(~6 min)" in _gpu_run()),
+    (r"10-minute command leaves no room for 600 s", "the lent machine's limit per command",
+     lambda: "10 minutes a\n# command" in _gpu_run()),
+    (r"keras\.io's 55% after 100 epochs", "keras.io's own claim, kept in the kerasio_vit preset",
+     _kerasio_reference),
+]  # fmt: skip
+
+
+def prose_outside_generated(text, fragments):
+    """``text`` without its results section and generated fragments, and what those held."""
+    held = []
+    markers = [(results.README_START, results.README_END)] + [tables.fragment_markers(name) for name in fragments]
+    for start, end in markers:
+        head, found, rest = text.partition(start)
+        inside, found_end, tail = rest.partition(end)
+        if found and found_end:
+            held.append(inside)
+            text = head + tail
+    return text, "\n".join(held)
+
+
+def unexplained_numbers(text, fragments, constants=CONSTANTS):
+    """The numbers of ``text``'s prose that are neither in a generated part nor in a listed constant's phrase."""
+    prose, generated = prose_outside_generated(text, fragments)
+    known = {"".join(m.groups("")) for m in NUMBER.finditer(generated)}
+    covered = [m.span() for pattern, _, _ in constants for m in re.finditer(pattern, prose)]
+    problems = []
+    for m in NUMBER.finditer(prose):
+        number = "".join(m.groups(""))
+        if number in known or any(a <= m.start() and m.end() <= b for a, b in covered):
+            continue
+        line = prose.count("\n", 0, m.start()) + 1
+        problems.append(f"{number!r} (line {line} of the prose: {prose.splitlines()[line - 1].strip()[:90]!r})")
+    problems += [f"{m.group(0)!r}: a ratio in words; generate it from results/" for m in RATIO_WORDS.finditer(prose)]
+    return problems
+
+
+def test_every_number_in_the_benchmarks_prose_is_generated_or_a_checked_constant():
+    text = tables.BENCHMARKS_README.read_text()
+    problems = unexplained_numbers(text, tables.findings())
+    assert not problems, (
+        "benchmarks/README.md states numbers that are neither generated from results/ (benchmarks/tables.py, "
+        "FINDINGS) nor listed in CONSTANTS of this test: " + "; ".join(problems)
+    )
+    for pattern, why, check in CONSTANTS:
+        assert re.search(pattern, text), f"CONSTANTS lists {pattern!r} ({why}), which the page no longer says"
+        assert check(), f"benchmarks/README.md says {pattern!r} ({why}), which the code no longer gives"
+
+
+def test_the_number_check_catches_a_typed_number():
+    fragments = {"noise": "- auto and xla 6.5% apart on JAX, 16.9% on TensorFlow."}
+    text = "Intro.\n<!-- generated:noise -->\n{}\n<!-- /generated:noise -->\n".format(fragments["noise"])
+    assert unexplained_numbers(text + "As said, 6.5% and 16.9%; bfloat16 on CIFAR-10, 8x8.\n", fragments) == []
+    stale = unexplained_numbers(text + "They measured more than 10% apart on JAX.\n", fragments)
+    assert len(stale) == 1 and "'10%'" in stale[0]
+    assert unexplained_numbers(text + "Above 25% a record is busy.\n", fragments, constants=[]) != []
+    assert unexplained_numbers(text + "Above 25% a record is busy.\n", fragments, constants=CONSTANTS[:1]) == []
+    assert unexplained_numbers(text + "JAX was twice as fast.\n", fragments)
+
+
+def test_the_stale_attention_claim_is_what_the_record_says(fake_results):
+    """auto vs xla: the gaps on each backend, and the noise they define, come from the record."""
+    results_dir, write = fake_results
+
+    def config(backend, mixed, attention, speed):
+        return {"backend": backend, "batch_size": 64, "mixed_precision": mixed, "attention": attention,
+                "train_images_per_second": speed}  # fmt: skip
+
+    write("gpu_efficiency_cpu-2core", {
+        "configurations": [config("jax", False, "auto", 76.9), config("jax", False, "xla", 72.2),
+                           config("tensorflow", True, "auto", 265.3), config("tensorflow", True, "xla", 310.2)],
+        "provenance": fake_provenance(),
+    })  # fmt: skip
+    text = tables.throughput_reasons(results_dir)
+    assert "jax float32: 76.9 against 72.2 images/s, 6.5% apart" in text
+    assert "tensorflow mixed_bfloat16: 265.3 against 310.2 images/s, 16.9% apart" in text
+    assert "up to 16.9% between two single measurements is noise" in text
+    assert tables.measurement_noise(results_dir) == pytest.approx(310.2 / 265.3 - 1)
+
+
+def test_findings_say_not_measured_without_records(tmp_path):
+    for name, fragment in tables.findings(tmp_path).items():
+        assert results.NOT_MEASURED in fragment, name
 
 
 # ---------------------------------------------------------------------------
@@ -258,7 +433,32 @@ def test_chapter_times_from_book_times(fake_results, monkeypatch):
     assert times == {"smoke": 12.5, "quick": results.NOT_MEASURED, "full": results.NOT_MEASURED}
     assert results.chapter_times("02_patch_encoding")["quick"] == 9.0
     text = results.chapter_times_markdown("01_patches")
-    assert "smoke: 12 s (2-core CPU (Test CPU))" in text and "quick: not yet measured" in text
+    assert "smoke: 12 s on 2-core CPU (Test CPU), jax" in text and "quick: not yet measured" in text
+
+
+def test_every_chapter_time_names_the_machine_it_was_measured_on(fake_results, monkeypatch):
+    """Two modes recorded on two machines: each figure names its own, and a record without one says so."""
+    results_dir, write = fake_results
+    monkeypatch.setattr(results, "RESULTS_DIR", results_dir)
+    gpu = fake_provenance(gpus=["NVIDIA H200"])
+    no_summary = dict(fake_provenance(), hardware={"cpu": "AMD EPYC 9654", "cpu_cores": 16, "gpus": []})
+    del no_summary["hardware_summary"]
+    write("book_times", {
+        "smoke": {"chapters": {"03_x": 11.0}, "total": 11.0, "provenance": fake_provenance()},
+        "quick": {"chapters": {"03_x": 4.2}, "total": 4.2, "provenance": gpu},
+        "full": {"chapters": {"03_x": 30.0}, "total": 30.0, "provenance": no_summary},
+    })  # fmt: skip
+    text = results.chapter_times_markdown("03_x")
+    assert "smoke: 11 s on 2-core CPU (Test CPU), jax" in text
+    assert "quick: 4 s on NVIDIA H200, jax" in text
+    assert "full: 30 s on 16-core CPU (AMD EPYC 9654), jax" in text
+    assert "not necessarily this one" in text
+    # every figure in seconds is followed by the machine it was measured on
+    figures = re.findall(r"(\d+) s( on [^;.]+)?", text)
+    assert len(figures) == 3 and all(machine for _, machine in figures)
+
+    write("book_times", {"smoke": {"chapters": {"03_x": 11.0}, "total": 11.0, "provenance": {}}})
+    assert "smoke: 11 s on a machine the record does not name" in results.chapter_times_markdown("03_x")
 
 
 def test_hardware_tag_and_summary():
@@ -379,12 +579,68 @@ def test_recipe_table_sorts_by_accuracy_and_names_the_changes(fake_results):
     assert "results/recipe_sweep_cifar10_cpu-2core.json" in section and table in section
     assert "Not run (the sweep was interrupted): course_vit:depth=4." in section
     chapter = results.measured_markdown(results_dir)
-    assert table in chapter and results.equal_budget_table(fake_equal_budget()) in chapter
+    assert results.measured_table(record) in chapter and results.measured_table(fake_equal_budget()) in chapter
     assert "](" not in chapter  # no relative links: the book would look for them among its pages
     assert "No recorded benchmarks here" in results.measured_markdown(results_dir / "missing")
     summary = results.readme_section(results_dir)
     assert "best 70.0% validation accuracy with `course_vit: patch_size=8, mixed_bfloat16`" in summary
     assert "against 61.0% for course_vit as it is" in summary
+
+
+def table_widths(markdown):
+    """The number of columns of every table row in ``markdown``."""
+    return [line.strip().count("|") - 1 for line in markdown.splitlines() if line.strip().startswith("|")]
+
+
+def test_the_chapters_tables_are_narrow_and_keep_the_details_in_a_dropdown(fake_results):
+    results_dir, write = fake_results
+    record = fake_equal_budget()
+    record["runs"]["course_vit"]["planned_steps"] = 4
+    write("recipe_sweep_cifar10_cpu-2core", record)
+    chapter = results.measured_markdown(results_dir)
+    widths = table_widths(chapter)
+    assert widths and max(widths) <= 6, widths
+    # the visible table: recipe, accuracy, the highest mark and when, images seen, pace, hardware
+    visible = results.measured_table(record)
+    assert visible.splitlines()[0] == (
+        "| Recipe | Val accuracy | Highest mark reached | Images seen | Train images/s | Hardware |"
+    )
+    assert "| course_vit | 61.0% | 60% after 20 s | 192 | 6.4 | 2-core CPU, jax |" in visible
+    assert "| kerasio_vit | 40.0% | below 60% | 128 | 6.4 | 2-core CPU, jax |" in visible
+    # the details: behind a MyST dropdown, one per record, fences balanced, with what a rerun needs
+    blocks = re.findall(r"^```\{dropdown\} Details: results/(\S+)\n(.*?)^```$", chapter, re.S | re.M)
+    files = ["equal_budget_cifar10_cpu-2core.json", "recipe_sweep_cifar10_cpu-2core.json"]
+    assert [file for file, _ in blocks] == files
+    assert chapter.count("```") == 2 * len(blocks)
+    details = blocks[0][1]
+    for expected in ("0.81M", "3 / ?", "21.67M", "Budget: 30 s", "commit `abc123`", "Command: `KERAS_BACKEND=jax",
+                     "2-core CPU (Test CPU)"):  # fmt: skip
+        assert expected in details, expected
+    assert "3 / 4" in blocks[1][1]
+    assert "](" not in chapter  # no relative links: the book would look for them among its pages
+    assert "table below" in chapter and "table in the table" not in chapter
+
+
+def myst_tokens(markdown):
+    """``markdown`` parsed by MyST's own parser, as the book parses what a cell displays."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    return create_md_parser(MdParserConfig(), RendererHTML).parse(markdown)
+
+
+def test_the_chapters_dropdowns_parse_as_myst_directives(fake_results):
+    """Each dropdown is one directive whose body holds the detail tables (a backtick in its title would
+    turn the fence into inline code, and the tables would spill out of it)."""
+    results_dir, _ = fake_results
+    tokens = myst_tokens(results.measured_markdown(results_dir))
+    dropdowns = [token for token in tokens if token.type == "fence" and token.info.startswith("{dropdown}")]
+    assert [token.info for token in dropdowns] == ["{dropdown} Details: results/equal_budget_cifar10_cpu-2core.json"]
+    assert "| Recipe | Parameters |" in dropdowns[0].content and "Command:" in dropdowns[0].content
+    assert [token.type for token in tokens].count("table_open") == 1  # the visible table; the rest is folded
+    with pytest.raises(ValueError, match="backtick"):
+        results._dropdown("Details: `x.json`", "body")
 
 
 def test_book_times_runs_a_notebook_and_reports_a_failure(tmp_path):

@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 import pytest
 
 from book_files import toc_files
+from vitcourse.config import REPOSITORY_BRANCH, REPOSITORY_URL
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +31,8 @@ HTML = ROOT / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 COLAB_PREFIX = "https://colab.research.google.com/github/"
-REPOSITORY = "vitcourse/vit-keras-course"
-BRANCH = "main"
+REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")
+BRANCH = REPOSITORY_BRANCH
 TIMEOUT = 30  # seconds: generous, the machine running the tests may be busy
 
 # What Sphinx, docutils and myst-nb leave in a page when something went wrong.
@@ -228,3 +229,38 @@ def test_search_finds_position_embedding(browser, site):
     chapter_02 = [page for page in CHAPTERS if Path(page).name.startswith("02_")]
     assert chapter_02, "chapter 2 is not in _toc.yml"
     assert any(f"{chapter_02[0]}.html" in href for href in hrefs), hrefs
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_names_no_source_question_by_number(browser, site, page):
+    """The questions behind the course have short names (book/questions.md): no page says "seed 004".
+
+    Reads the article's whole text, hidden solutions and collapsed outputs included."""
+    open_page(browser, site, page)
+    text = browser.execute_script("return document.querySelector('article.bd-article').textContent;")
+    found = [" ".join(text[max(0, m.start() - 40) : m.end() + 40].split()) for m in re.finditer(r"\bseeds?\s+0", text, re.I)]
+    assert not found, f"{page}: names a source question by number: {found}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_shows_its_run_notice_at_the_top(browser, site, chapter):
+    """`make book` runs in smoke mode: the page says so right under its title, before any section."""
+    from selenium.webdriver.common.by import By
+
+    article = open_page(browser, site, chapter)
+    notices = article.find_elements(By.CSS_SELECTOR, ".vitcourse-notice")
+    assert len(notices) == 1, f"{chapter}: expected one run notice, found {len(notices)}"
+    notice = notices[0]
+    assert notice.is_displayed() and "Smoke mode." in notice.text and "not results" in notice.text
+    first_section = article.find_element(By.TAG_NAME, "h2")
+    assert browser.execute_script(
+        "return arguments[0].compareDocumentPosition(arguments[1]) & Node.DOCUMENT_POSITION_FOLLOWING;",
+        notice, first_section,
+    ), f"{chapter}: the notice must come before the first section"
+    assert "recorded" in notice.find_element(By.TAG_NAME, "a").text
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_shows_no_notebook_test_markers(browser, site, chapter):
+    article = open_page(browser, site, chapter)
+    assert "NBVAL" not in article.text.upper().replace("-", "_"), f"{chapter} shows an nbval marker"

@@ -5,8 +5,10 @@
 
 ``train`` writes ``metrics.json`` (history, final and best accuracy, parameter
 count, wall time, provenance), ``history.json`` and ``best.keras`` into
-``--out``. Run the same command again after an interruption and it continues
-from the last finished epoch.
+``--out``. Run the same command again after an interruption (Ctrl-C exits with
+code 130 and says so) and it continues from the last finished epoch. It refuses
+an ``--out`` folder holding files it did not write, a finished run, or a run
+with other settings; ``--overwrite`` replaces an earlier run of its own.
 """
 
 import argparse
@@ -32,6 +34,17 @@ def _override(text):
     except (ValueError, SyntaxError):
         pass  # a bare word such as gap or learned
     return key.strip(), value
+
+
+def _seed(text):
+    """A seed for numpy and Keras: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 (e.g. --seed 42), got {text!r}")
+    return value
 
 
 def _parser():
@@ -60,7 +73,9 @@ def _parser():
     train.add_argument("--batch-size", type=int, help="default: the preset's in full mode, the mode's otherwise")
     train.add_argument("--learning-rate", type=float, help="peak learning rate (default: the preset's)")
     train.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: the preset's)")
-    train.add_argument("--seed", type=int, default=0, help="seed for data sampling, initialisation and shuffling")
+    train.add_argument(
+        "--seed", type=_seed, default=0, help="seed (>= 0) for data sampling, initialisation and shuffling"
+    )
     train.add_argument(
         "--set",
         dest="overrides",
@@ -71,6 +86,17 @@ def _parser():
         help="override a preset field, e.g. --set depth=2 --set mlp_units='(64, 32)' (repeatable)",
     )
     train.add_argument("--out", help="output folder (default: runs/PRESET-DATASET-MODE)")
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run in --out (only the files training wrote) instead of refusing",
+    )
+    train.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="train on all local GPUs at once (Keras' DataParallel on JAX, MirroredStrategy on "
+        "TensorFlow); the default batch size and learning rate are multiplied by the number of devices",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
     return parser
@@ -108,7 +134,7 @@ def _train(args):
 
     from vitcourse.presets import build_model, get_preset
     from vitcourse.provenance import provenance, write_json
-    from vitcourse.training import evaluate, most_confused, resume_info, train
+    from vitcourse.training import OutDirError, evaluate, most_confused, resume_info, train
 
     overrides = dict(args.overrides)
     try:
@@ -138,35 +164,60 @@ def _train(args):
         return _fail(f"cannot build {args.preset!r} for {args.dataset!r}: {error}")
 
     full = mode == "full"
+    # Data-parallel: each device takes the usual batch, so the global batch and (linearly,
+    # Goyal et al. 2017) the learning rate grow with the number of devices, unless given.
+    devices = 1
+    if args.data_parallel:
+        from vitcourse.distribute import accelerators
+
+        devices = len(accelerators())
     epochs = args.epochs if args.epochs is not None else (preset.epochs if full else size.epochs)
-    batch_size = args.batch_size if args.batch_size is not None else (preset.batch_size if full else size.batch_size)
-    learning_rate = preset.learning_rate if args.learning_rate is None else args.learning_rate
+    batch_size = args.batch_size if args.batch_size is not None else devices * (preset.batch_size if full else size.batch_size)
+    learning_rate = devices * preset.learning_rate if args.learning_rate is None else args.learning_rate
     weight_decay = preset.weight_decay if args.weight_decay is None else args.weight_decay
     if epochs < 1 or batch_size < 1:
         return _fail(f"--epochs and --batch-size must be >= 1 (got {epochs} and {batch_size}).")
     out_dir = Path(args.out or Path("runs") / f"{args.preset}-{args.dataset}-{mode}")
-    resume = resume_info(out_dir)
-    if resume["can_resume"]:
-        print(f"Resuming the interrupted run in {out_dir} at epoch {resume['next_epoch']} of {epochs}.")
     print(
         f"Training {args.preset} ({model.count_params():,} parameters) on {args.dataset} "
         f"({len(data.x_train)} training, {len(data.x_test)} test images, mode {mode}): "
         f"{epochs} epoch(s) of batch size {batch_size}."
     )
+    if args.data_parallel:
+        print(f"Data-parallel on {devices} device(s): {batch_size // devices} images per device, learning rate {learning_rate:g}.")
 
-    result = train(
-        model,
-        data,
-        out_dir,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        from_logits=preset.output_activation != "softmax",
-        verbose=0 if args.quiet else "auto",
-        seed=args.seed,
-        val_fraction=VAL_FRACTION,
-    )
+    try:
+        result = train(
+            model,
+            data,
+            out_dir,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            from_logits=preset.output_activation != "softmax",
+            verbose=0 if args.quiet else "auto",
+            seed=args.seed,
+            val_fraction=VAL_FRACTION,
+            overwrite=args.overwrite,
+            # what identifies the run: resuming with other values is refused
+            run_info={"preset": args.preset, "overrides": overrides, "dataset": args.dataset, "mode": mode},
+            data_parallel=args.data_parallel,
+        )
+    except OutDirError as error:
+        return _fail(error)
+    except FloatingPointError as error:  # the loss became NaN
+        print(f"python -m vitcourse: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        resume = resume_info(out_dir)
+        if resume["can_resume"]:
+            where = f"at epoch {resume['next_epoch']} of {epochs} (the state is saved in {out_dir / 'backup'})"
+        else:
+            where = "from epoch 1 (no epoch had finished)"
+        print(f"\nInterrupted. Run the same command again to resume {where}.", file=sys.stderr)
+        return 130
+    model = result.model  # with --data-parallel, the copy that was trained on every device
     final = evaluate(model, data.x_test, data.y_test, batch_size=batch_size)
     metrics = {
         "preset": args.preset,
@@ -177,6 +228,7 @@ def _train(args):
         "learning_rate": learning_rate,
         "weight_decay": weight_decay,
         "seed": args.seed,
+        "devices": devices,
         "overrides": overrides,
         "train_images": len(data.x_train) - round(len(data.x_train) * VAL_FRACTION),
         "val_images": round(len(data.x_train) * VAL_FRACTION),
@@ -200,16 +252,21 @@ def _train(args):
         f"Final test accuracy {final['accuracy']:.3f}{top5} (best validation accuracy {result.best_val_accuracy or 0:.3f}) "
         f"after {metrics['wall_time_s']:.0f} s."
     )
-    print(f"Results in {out_dir}/: metrics.json, history.json, best.keras")
+    resumed = f" (resumed at epoch {result.initial_epoch + 1})" if result.initial_epoch else ""
+    print(f"Results in {out_dir}/: metrics.json, history.json, best.keras{resumed}")
     return 0
 
 
 def main(argv=None):
-    """Runs the command line; returns the exit code (2 for a usage error)."""
+    """Runs the command line; returns the exit code (2 for a usage error, 130 after Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     args.argv = argv
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # before training started (loading data, building the model)
+        print("\nInterrupted before training started; nothing was saved.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

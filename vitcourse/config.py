@@ -69,3 +69,11 @@ def run_size(mode=None):
     if mode not in RUN_SIZES:
         raise ValueError(f"Unknown run mode {mode!r}: choose one of {', '.join(MODES)}.")
     return RUN_SIZES[mode]
+
+
+# Where the course lives. The one place this address is written by hand: `python
+# book/set_repository.py URL` copies it into _config.yml, the chapters' install cells,
+# the student notebooks, README.md and book/running.md (for an instructor's fork), and
+# tests/test_repository.py checks that they all agree.
+REPOSITORY_URL = "https://github.com/vitcourse/vit-keras-course"
+REPOSITORY_BRANCH = "main"

@@ -30,6 +30,14 @@ def _check_positive_int(name, value, arg):
         raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}.")
 
 
+def _check_epsilon(name, epsilon):
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        raise ValueError(
+            f"{name}: epsilon must be > 0 (layer normalisation divides by sqrt(variance + "
+            f"epsilon)), got {epsilon!r}. Use e.g. epsilon=1e-6."
+        )
+
+
 @register
 class Patches(layers.Layer):
     """Cuts a batch of images into non-overlapping square patches, each flattened.
@@ -117,7 +125,7 @@ class PositionEmbedding(layers.Layer):
         kind: ``"learned"`` (a trained table, as in ViT and keras.io),
             ``"sincos"`` (fixed sine-cosine waves), ``"fixed_random"`` (a random
             table that is never trained, which is what an ``Embedding`` called on
-            a constant outside the model gives: seed 004's model) or ``"none"``.
+            a constant outside the model gives: the 2x2 patches project's model) or ``"none"``.
         class_token: prepend a learned ``[CLS]`` token (with its own position),
             whose final state can represent the whole image.
         seed: seed of the ``"fixed_random"`` table.
@@ -293,6 +301,7 @@ class ShiftedPatchTokenization(layers.Layer):
         super().__init__(**kwargs)
         _check_positive_int("ShiftedPatchTokenization", patch_size, "patch_size")
         _check_positive_int("ShiftedPatchTokenization", projection_dim, "projection_dim")
+        _check_epsilon("ShiftedPatchTokenization", epsilon)
         self.patch_size = patch_size
         self.projection_dim = projection_dim
         self.epsilon = epsilon
@@ -404,7 +413,8 @@ class LocalitySelfAttention(layers.Layer):
 
     def _heads(self, x):
         # (B, N, h*k) -> (B, h, N, k)
-        x = ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.key_dim))
+        # the token count written out, not -1: older Keras (3.8-3.10) on TensorFlow loses it otherwise
+        x = ops.reshape(x, (ops.shape(x)[0], ops.shape(x)[1], self.num_heads, self.key_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, tokens, training=None, return_attention_scores=False):
@@ -417,7 +427,7 @@ class LocalitySelfAttention(layers.Layer):
         weights = ops.softmax(scores, axis=-1)  # (B, h, N, N)
         attended = ops.einsum("bhqk,bhkd->bhqd", self.attention_dropout(weights, training=training), v)
         attended = ops.transpose(attended, (0, 2, 1, 3))  # (B, N, h, k)
-        attended = ops.reshape(attended, (ops.shape(tokens)[0], -1, self.num_heads * self.key_dim))
+        attended = ops.reshape(attended, (ops.shape(tokens)[0], ops.shape(tokens)[1], self.num_heads * self.key_dim))
         output = self.output_dense(attended)
         return (output, weights) if return_attention_scores else output
 
@@ -479,9 +489,15 @@ class TransformerBlock(layers.Layer):
         super().__init__(**kwargs)
         _check_positive_int("TransformerBlock", num_heads, "num_heads")
         _check_positive_int("TransformerBlock", key_dim, "key_dim")
+        _check_epsilon("TransformerBlock", epsilon)
+        if not isinstance(mlp_units, (list, tuple)) or not mlp_units:
+            raise ValueError(
+                f"TransformerBlock: mlp_units must be a list of layer sizes ending at the token "
+                f"size, e.g. mlp_units=[128, 64] for 64-wide tokens; got {mlp_units!r}."
+            )
         mlp_units = list(mlp_units)
-        if not mlp_units:
-            raise ValueError("TransformerBlock: mlp_units needs at least one layer size.")
+        for units in mlp_units:
+            _check_positive_int("TransformerBlock", units, "each of mlp_units")
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.mlp_units = mlp_units

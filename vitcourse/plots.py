@@ -60,8 +60,9 @@ def plot_images(images, titles=None, ncols=8, size=1.4):
 def plot_predictions(images, y_true, y_pred, label_names, ncols=4, max_images=16):
     """Images titled with their true and predicted label *names*, wrong ones in red.
 
-    Every name is looked up with the index of the same image, which is the
-    bug seed 001 hit: a title built from one image's index and another's label.
+    Every name is looked up with the index of the same image: the Keras ViT
+    study notes show the bug this avoids, a title built from one image's index
+    and another image's label.
     """
     y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
     if not len(images) == len(y_true) == len(y_pred):

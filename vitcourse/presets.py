@@ -41,9 +41,9 @@ class Preset:
             and translation) or ``"none"``.
         image_size: images are resized to this size inside the model (0: no resize).
         tokenizer: ``"patches"`` (square patches), ``"reshape"`` (a plain reshape
-            of the pixel rows into ``patch_size**2``-pixel tokens, as seed 004
-            does), ``"spt"`` (Shifted Patch Tokenization) or ``"features"``
-            (flatten, dense, reshape to a grid: seed 000's ResNet50 features).
+            of the pixel rows into ``patch_size**2``-pixel tokens, as the 2x2
+            patches project does), ``"spt"`` (Shifted Patch Tokenization) or ``"features"``
+            (flatten, dense, reshape to a grid: the ResNet50 Transformer question's features).
         patch_size, projection_dim, num_heads, key_dim, depth, mlp_units:
             the transformer's sizes (``key_dim`` 0 means ``projection_dim // num_heads``).
         position_embedding, class_token: see :class:`vitcourse.layers.PositionEmbedding`.
@@ -130,7 +130,7 @@ KERASIO_VIT = Preset(
     weight_decay=1e-4,
     batch_size=256,
     epochs=100,
-    source="keras.io, 'Image classification with Vision Transformer' (seed 001)",
+    source="keras.io, 'Image classification with Vision Transformer' (the model of the Keras ViT study notes)",
     dataset="CIFAR-100",
     expected_accuracy="55% top-1, 82% top-5 after 100 epochs (keras.io's own claim)",
     runtime="keras.io does not say; see benchmarks/ for our measurements",
@@ -161,7 +161,7 @@ PATCHES2X2_CIFAR10 = Preset(
     weight_decay=0.0,
     batch_size=512,
     epochs=20,
-    source="seed 004, a semestral project's CIFAR-10 ViT",
+    source="the 2x2 patches project, a student's CIFAR-10 ViT",
     dataset="CIFAR-10 (5,000 training images in the original)",
     expected_accuracy="27.3% as its authors report, on 5,000 training images",
     runtime="not reported",
@@ -187,7 +187,7 @@ RESNET_FEATURES_FLATTEN = Preset(
     representation_dropout=0.5,
     head_units=(2048, 1024),
     head_dropout=0.5,
-    source="seed 000, a reader's ResNet50-features + transformer model",
+    source="the ResNet50 Transformer question (Data Science Stack Exchange 103655): ResNet50 features + transformer",
     dataset="CIFAR-100 as (3, 3, 2048) ResNet50 features",
     expected_accuracy="the reader stopped early on poor metrics; no figure reported",
     runtime="not reported",
@@ -203,8 +203,8 @@ VIT_SMALL_DS = dataclasses.replace(
     tokenizer="spt",
     locality=True,
     epochs=50,
-    source="keras.io, 'Train a Vision Transformer on small datasets' (seed 003)",
-    expected_accuracy="not stated in seed 003; the SPT/LSA paper reports 76.9% for its SL-ViT",
+    source="keras.io, 'Train a Vision Transformer on small datasets' (the small datasets example)",
+    expected_accuracy="not stated in the small datasets example; the SPT/LSA paper reports 76.9% for its SL-ViT",
     runtime="not reported",
     command="python -m vitcourse train --preset vit_small_ds --dataset cifar100 --epochs 50",
     parameters=21_787_755,
@@ -272,7 +272,14 @@ def get_preset(name, **overrides):
     return preset
 
 
+def _is_whole(value, minimum=1):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def _validate(p):
+    def fail(message):
+        raise ValueError(f"Preset {p.name!r}: {message}")
+
     for value, allowed, what in (
         (p.tokenizer, TOKENIZERS, "tokenizer"),
         (p.pooling, POOLINGS, "pooling"),
@@ -280,16 +287,62 @@ def _validate(p):
         (p.position_embedding, POSITION_EMBEDDINGS, "position_embedding"),
     ):
         if value not in allowed:
-            raise ValueError(f"Preset {p.name!r}: {what}={value!r}; choose one of {allowed}.")
+            fail(f"{what}={value!r}; choose one of {allowed}.")
+    for what in ("patch_size", "projection_dim", "num_heads", "depth"):
+        if not _is_whole(getattr(p, what)):
+            fail(f"{what}={getattr(p, what)!r}; it must be a whole number >= 1.")
+    if not _is_whole(p.num_classes, 2):
+        fail(
+            f"num_classes={p.num_classes!r}; a classifier needs at least 2 classes. "
+            "Pass the number of label names, e.g. num_classes=len(data.label_names)."
+        )
+    if not isinstance(p.epsilon, (int, float)) or not p.epsilon > 0:
+        fail(
+            f"epsilon={p.epsilon!r}; layer normalisation divides by sqrt(variance + epsilon), "
+            "so epsilon must be > 0 (e.g. 1e-6)."
+        )
+    for what, example in (("mlp_units", f"({2 * p.projection_dim}, {p.projection_dim})"), ("head_units", "(2048, 1024)")):
+        units = getattr(p, what)
+        if not isinstance(units, (tuple, list)) or not all(_is_whole(u) for u in units):
+            fail(f"{what}={units!r}; it must be a tuple of layer sizes, e.g. {what}={example}.")
+    if not p.mlp_units or p.mlp_units[-1] != p.projection_dim:
+        fail(
+            f"mlp_units={tuple(p.mlp_units)!r}; the last MLP layer must have projection_dim="
+            f"{p.projection_dim} units (the residual adds it to the tokens), e.g. "
+            f"mlp_units=({2 * p.projection_dim}, {p.projection_dim})."
+        )
+    shape = p.input_shape
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3 or not all(_is_whole(d) for d in shape):
+        fail(
+            f"input_shape={shape!r}; it must be (height, width, channels), e.g. (32, 32, 3). "
+            "For grey images add a channel axis: input_shape=(32, 32, 1), and images x[..., None]."
+        )
     if p.pooling == "class_token" and not p.class_token:
-        raise ValueError(f"Preset {p.name!r}: pooling='class_token' needs class_token=True.")
-    if p.tokenizer != "features":
-        side, _ = p.grid()
-        if side % p.patch_size:
-            raise ValueError(
-                f"Preset {p.name!r}: image size {side} is not a multiple of patch_size "
-                f"{p.patch_size}. Pick a patch size that divides {side}, or set image_size."
-            )
+        fail("pooling='class_token' needs class_token=True.")
+    if p.tokenizer == "features":
+        return
+    if p.augmentation == "flip_shift" and shape[2] != 3:
+        fail(
+            f"augmentation='flip_shift' normalises with CIFAR's three per-channel means, so it "
+            f"needs RGB images, but input_shape={tuple(shape)} has {shape[2]} channel(s). Repeat "
+            "the grey channel (np.repeat(x, 3, axis=-1), input_shape=(H, W, 3)) or use "
+            "augmentation='none'."
+        )
+    if not _is_whole(p.image_size, 0):
+        fail(f"image_size={p.image_size!r}; use 0 (no resize) or a size in pixels.")
+    if not p.image_size and shape[0] != shape[1]:
+        side = min(shape[:2])
+        fail(
+            f"input_shape={tuple(shape)} is not square, and the presets cut a square image into "
+            f"a square grid of patches. Resize the images to {side}x{side}, or set "
+            f"image_size={side} to resize them inside the model."
+        )
+    side, _ = p.grid()
+    if side % p.patch_size:
+        fail(
+            f"image size {side} is not a multiple of patch_size {p.patch_size}. "
+            f"Pick a patch size that divides {side}, or set image_size."
+        )
 
 
 def augmentation_layers(preset, name="augmentation"):
@@ -332,17 +385,17 @@ def _tokens(p, x):
         x = ShiftedPatchTokenization(p.patch_size, p.projection_dim, p.epsilon, name="spt")(x)
         return PositionEmbedding(n, p.position_embedding, p.class_token, name="positions")(x)
     if p.tokenizer == "features":
-        # seed 000: Flatten -> Dense -> Reshape to a grid of projection_dim tokens
+        # the ResNet50 Transformer question: Flatten -> Dense -> Reshape to a grid of projection_dim tokens
         rows = p.input_shape[0]
         x = layers.Flatten(name="flatten_features")(x)
         x = layers.Dense(p.features_units, name="features_dense")(x)
         x = layers.Dropout(p.dropout, name="features_dropout")(x)
         cols = p.features_units // (rows * p.projection_dim)
         x = layers.Reshape((rows, cols, p.projection_dim), name="to_grid")(x)
-        # seed 000 encodes positions along one grid axis only: `rows` of them
+        # that question's model encodes positions along one grid axis only: `rows` of them
         return PatchEncoder(rows, p.projection_dim, p.position_embedding, name="patch_encoder")(x)
     if p.tokenizer == "reshape":
-        # seed 004's np.reshape(image, (N, P*P*C)): rows of P*P pixels, not squares
+        # the 2x2 patches project's np.reshape(image, (N, P*P*C)): rows of P*P pixels, not squares
         channels = p.input_shape[-1]
         x = layers.Reshape((n, p.patch_size**2 * channels), name="reshape_to_tokens")(x)
     else:

@@ -8,7 +8,16 @@ import json
 import re
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
+
+def _results_dir():
+    """``results/`` of the repository; in an installed wheel it travels as ``vitcourse/recorded/``."""
+    package = Path(__file__).resolve().parent
+    installed = package / "recorded"
+    return installed if installed.is_dir() else package.parent / "results"
+
+
+RESULTS_DIR = _results_dir()
 NOT_MEASURED = "not yet measured"
 
 
@@ -50,17 +59,36 @@ def chapter_times(chapter):
     return times
 
 
+def _run_machine(run):
+    """The machine a recorded run names: its hardware summary and backend, or that it names none."""
+    provenance = run.get("provenance", {})
+    where = provenance.get("hardware_summary")
+    if not where and provenance.get("hardware"):
+        where = hardware_summary(provenance["hardware"])
+    if not where:
+        return "a machine the record does not name"
+    backend = provenance.get("backend")
+    return f"{where}, {backend}" if backend else where
+
+
 def chapter_times_markdown(chapter):
-    """A one-line table of how long ``chapter`` takes in each mode, with where it was measured."""
+    """One line: how long ``chapter`` took in each mode, each figure with the machine it was measured on.
+
+    The figures come from ``results/book_times.json``, recorded on the machine each
+    one names, which need not be the machine running the page: a page that also times
+    something live names its own machine beside that figure.
+    """
     record = load_result("book_times") or {}
     cells = []
     for mode, seconds in chapter_times(chapter).items():
         if seconds == NOT_MEASURED:
             cells.append(f"{mode}: {NOT_MEASURED}")
         else:
-            hardware = record[mode].get("provenance", {}).get("hardware_summary", "")
-            cells.append(f"{mode}: {seconds:.0f} s" + (f" ({hardware})" if hardware else ""))
-    return "How long this chapter takes: " + "; ".join(cells) + "."
+            cells.append(f"{mode}: {seconds:.0f} s on {_run_machine(record[mode])}")
+    return (
+        "How long this chapter took when it was recorded (`results/book_times.json`; each figure names "
+        "the machine it was measured on, not necessarily this one): " + "; ".join(cells) + "."
+    )
 
 
 def show_chapter_times(chapter):
@@ -214,8 +242,8 @@ def recipe_table(record):
     return markdown_table(headers, rows)
 
 
-def recipe_summary(record, file, tables="[benchmarks/README.md](benchmarks/README.md)"):
-    """One sentence: the best recipe of a sweep against the preset as it is; ``tables``: where the tables are."""
+def recipe_summary(record, file, tables="table in [benchmarks/README.md](benchmarks/README.md)"):
+    """One sentence: the best recipe of a sweep against the preset as it is; ``tables``: where its table is."""
     runs = list(record["runs"].values())
     best = max(runs, key=lambda run: run["final_val_accuracy"])
     plain = [run for run in runs if recipe_label(run) == run["preset"]]
@@ -226,7 +254,7 @@ def recipe_summary(record, file, tables="[benchmarks/README.md](benchmarks/READM
         f"Recipes at equal budget ({len(runs)} variants of {best['preset']}, "
         f"{record['budget_seconds']:.0f} s each, {_where(record)}): best "
         f"{_percent(best['final_val_accuracy'])} validation accuracy with `{recipe_label(best)}`{against} "
-        f"(`results/{file}`, table in {tables})."
+        f"(`results/{file}`, {tables})."
     )
 
 
@@ -312,8 +340,80 @@ def book_times_table(record):
     return markdown_table(["Chapter"] + [f"{m} s" for m in modes], rows)
 
 
+def _machine_short(record):
+    """``"2-core CPU, tensorflow"`` or ``"NVIDIA H100 80GB HBM3, jax"``: a table cell."""
+    provenance = record["provenance"]
+    where = re.sub(r" \(.*\)$", "", provenance["hardware_summary"])
+    return f"{where}, {provenance['backend']}"
+
+
+def _highest_mark(run):
+    """``"60% after 491 s"``: the highest accuracy mark a run passed, and when; ``"below 60%"`` if none."""
+    marks = run.get("time_to_accuracy_s", {})
+    reached = [(mark, seconds) for mark, seconds in marks.items() if seconds is not None]
+    if reached:
+        mark, seconds = reached[-1]
+        return f"{mark} after {seconds:.0f} s"
+    return f"below {next(iter(marks))}" if marks else "-"
+
+
+def measured_table(record):
+    """The main figures of one recorded run in six columns: what a reader compares."""
+    headers = ["Recipe", "Val accuracy", "Highest mark reached", "Images seen", "Train images/s", "Hardware"]
+    runs = sorted(record["runs"].values(), key=lambda run: -run["final_val_accuracy"])
+    rows = [
+        [recipe_label(run), _percent(run["final_val_accuracy"]), _highest_mark(run), f"{run['images_seen']:,}",
+         run["train_images_per_second"], _machine_short(record)]  # fmt: skip
+        for run in runs
+    ]
+    return markdown_table(headers, rows)
+
+
+def measured_details(record, file):
+    """What stands behind :func:`measured_table`, for a dropdown: six columns at most, then the provenance."""
+    runs = sorted(record["runs"].values(), key=lambda run: -run["final_val_accuracy"])
+    steps = markdown_table(
+        ["Recipe", "Parameters", "Batch", "Steps done / planned", "Epochs of data", "Best val acc"],
+        [[recipe_label(run), _params(run["parameters"]), run["batch_size"],
+          f"{run['steps']} / {run.get('planned_steps', '?')}", run["epochs_of_data"],
+          _percent(run["best_val_accuracy"])] for run in runs],
+    )  # fmt: skip
+    reach = markdown_table(
+        ["Recipe", "Train s", *[f"To {t}" for t in runs[0]["time_to_accuracy_s"]], "Others' CPU share"],
+        [[recipe_label(run), run["train_seconds"],
+          *[value or "not reached" for value in
+            (None if s is None else f"{s:.0f} s" for s in run["time_to_accuracy_s"].values())],
+          _others(run)] for run in runs],
+    )  # fmt: skip
+    provenance = record["provenance"]
+    return "\n\n".join([
+        f"Budget: {record['budget_seconds']:.0f} s of training per recipe "
+        f"({record.get('budget_counts', 'training time')}); "
+        f"{record['split']['val_images']:,} validation images.",
+        steps,
+        reach,
+        f"Record: `results/{file}`, {provenance['utc_time']}, on {provenance['hardware_summary']} "
+        f"({provenance['backend']}, Keras {provenance['packages'].get('keras')}), commit `{provenance['git_commit']}`.",
+        f"Command: `{provenance['command']}`",
+    ])  # fmt: skip
+
+
+def _dropdown(title, body):
+    """A MyST dropdown (the book folds it; Colab shows it as a readable block).
+
+    The title holds no backtick: CommonMark ends a backtick fence's info string at one.
+    """
+    if "`" in title:
+        raise ValueError(f"A dropdown title cannot hold a backtick: {title!r}")
+    return f"```{{dropdown}} {title}\n{body}\n```"
+
+
 def measured_markdown(results_dir=None):
-    """The equal-budget runs and recipe sweeps recorded in ``results/``, as markdown for a chapter."""
+    """The equal-budget runs and recipe sweeps recorded in ``results/``, as markdown for a chapter.
+
+    Each run: one sentence, a narrow table of its main figures, and its details
+    (steps, parameters, timings, record, command, commit) behind a dropdown.
+    """
     parts = []
     for file, record in recorded_runs("equal_budget_cifar10", results_dir):
         labels = [recipe_label(run) for run in record["runs"].values()]
@@ -321,10 +421,15 @@ def measured_markdown(results_dir=None):
         parts += [
             f"**{' vs '.join(labels)}**, {record['budget_seconds']:.0f} s of training{each}, "
             f"{_where(record)} (`results/{file}`):",
-            equal_budget_table(record),
+            measured_table(record),
+            _dropdown(f"Details: results/{file}", measured_details(record, file)),
         ]
     for file, record in recorded_runs("recipe_sweep_cifar10", results_dir):
-        parts += [recipe_summary(record, file, tables="the table below"), recipe_table(record)]
+        parts += [
+            recipe_summary(record, file, tables="table below"),
+            measured_table(record),
+            _dropdown(f"Details: results/{file}", measured_details(record, file)),
+        ]
     if not parts:
         return (
             "No recorded benchmarks here: they live in the repository's `results/` folder, which an "

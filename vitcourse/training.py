@@ -1,12 +1,17 @@
-"""Training: a warmup-cosine schedule, AdamW, and a ``fit`` that survives interruptions.
+"""Training: AdamW with a warmup-cosine schedule, and a ``fit`` that survives interruptions.
 
 ``train`` is what every chapter calls. It writes three things into ``out_dir``:
 
-- ``history.json``: per-epoch metrics, rewritten after every epoch;
+- ``history.json``: the run's settings and per-epoch metrics, rewritten after every epoch;
 - ``best.keras``: the model with the best validation accuracy so far;
 - ``backup/``: the training state; it exists only while a run is unfinished.
-  Calling ``train`` again with the same ``out_dir`` after a Colab disconnect,
-  a Ctrl-C or a crash continues from the last finished epoch.
+  Calling ``train`` again with the same ``out_dir`` and the same settings after a
+  Colab disconnect, a Ctrl-C or a crash continues from the last finished epoch.
+
+``train`` writes, overwrites and deletes only those files (and the command
+line's ``metrics.json``). It refuses an ``out_dir`` that holds anything else, a
+finished run, or an unfinished run with other settings, and says how to start
+afresh: a new ``out_dir``, or ``overwrite=True`` (``--overwrite``).
 
 Only ``keras`` and numpy are used (no ``tf.data``), so it runs on the JAX
 backend without TensorFlow installed.
@@ -24,8 +29,12 @@ Example:
     evaluate(model, data.x_test, data.y_test)["accuracy"]   # the test split, untouched
 """
 
+import contextlib
+import hashlib
 import json
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,74 +43,24 @@ import keras
 import numpy as np
 from keras import ops
 
+from vitcourse import distribute
+from vitcourse.data import ArrayDataset, stratified_split
+from vitcourse.presets import prepare_model
 from vitcourse.provenance import write_json
 
 TOP_K = 5
+# What train writes into out_dir, and what Keras's BackupAndRestore writes into backup/.
+OWN_FILES = ("history.json", "best.keras", "metrics.json")
+BACKUP_DIR = "backup"
+BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+START_AFRESH = (
+    "To start afresh, pass a new out_dir (on the command line: --out NEW_FOLDER), "
+    "or overwrite=True (--overwrite) to replace the files train wrote there."
+)
 
 
-@keras.saving.register_keras_serializable(package="vitcourse")
-class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warmup from 0 to ``learning_rate``, then cosine decay to ``final_learning_rate``.
-
-    Transformers trained from scratch diverge easily in their first steps, when
-    Adam's moment estimates are still noise; a short warmup keeps the first
-    updates small. After ``total_steps`` the rate stays at ``final_learning_rate``.
-
-    Args:
-        learning_rate: peak learning rate, reached at ``warmup_steps``.
-        total_steps: optimizer steps of the whole run (epochs * batches per epoch).
-        warmup_steps: steps of linear warmup; 0 starts at the peak.
-        final_learning_rate: learning rate at ``total_steps`` and after.
-
-    Example:
-
-        schedule = WarmupCosine(1e-3, total_steps=1000, warmup_steps=100)
-        float(schedule(0)), float(schedule(100)), float(schedule(1000))  # (0.0, 0.001, 0.0)
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule)
-
-    Reference: Loshchilov and Hutter, SGDR (https://arxiv.org/abs/1608.03983)
-    for the cosine decay; Goyal et al. (https://arxiv.org/abs/1706.02677) for the warmup.
-    Introduced in chapter 05.
-    """
-
-    def __init__(self, learning_rate, total_steps, warmup_steps=0, final_learning_rate=0.0):
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}.")
-        if int(total_steps) != total_steps or total_steps < 1:
-            raise ValueError(f"total_steps must be a whole number >= 1, got {total_steps}.")
-        if int(warmup_steps) != warmup_steps or not 0 <= warmup_steps <= total_steps:
-            raise ValueError(
-                f"warmup_steps must be a whole number between 0 and total_steps={total_steps}, "
-                f"got {warmup_steps}."
-            )
-        if not 0 <= final_learning_rate <= learning_rate:
-            raise ValueError(
-                f"final_learning_rate must be between 0 and learning_rate={learning_rate}, "
-                f"got {final_learning_rate}."
-            )
-        self.learning_rate = learning_rate
-        self.total_steps = total_steps
-        self.warmup_steps = warmup_steps
-        self.final_learning_rate = final_learning_rate
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        peak = float(self.learning_rate)
-        final = float(self.final_learning_rate)
-        warmup = float(self.warmup_steps)
-        warmup_rate = peak * step / max(warmup, 1.0)
-        # progress runs from 0 at the end of warmup to 1 at total_steps.
-        progress = ops.clip((step - warmup) / max(float(self.total_steps) - warmup, 1.0), 0.0, 1.0)
-        cosine_rate = final + (peak - final) * 0.5 * (1.0 + ops.cos(math.pi * progress))
-        return ops.where(step < warmup, warmup_rate, cosine_rate)
-
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "final_learning_rate": self.final_learning_rate,
-        }
+class OutDirError(ValueError):
+    """``out_dir`` cannot be used for this run; the message says why and what to do."""
 
 
 def _num_outputs(model):
@@ -124,7 +83,14 @@ def compile_model(
     from_logits=True,
     jit_compile="auto",
 ):
-    """Compile ``model`` for classification with AdamW and a :class:`WarmupCosine` schedule.
+    """Compile ``model`` for classification with AdamW and a warmup-cosine schedule.
+
+    The learning rate rises linearly from 0 to ``learning_rate`` over the first
+    ``warmup_fraction`` of the steps (Adam's moment estimates are noise at first,
+    and transformers trained from scratch diverge easily then), and decays along a
+    cosine to 0 at ``total_steps``. It is Keras's own
+    ``keras.optimizers.schedules.CosineDecay`` with ``warmup_target``, so a saved
+    model loads anywhere Keras does.
 
     Args:
         model: a Keras classifier whose outputs are logits (or probabilities,
@@ -141,12 +107,25 @@ def compile_model(
 
     Returns:
         The same model, compiled.
+
+    Reference: Loshchilov and Hutter, SGDR (https://arxiv.org/abs/1608.03983)
+    for the cosine decay; Goyal et al. (https://arxiv.org/abs/1706.02677) for the warmup.
+    Introduced in chapter 05.
     """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}.")
     if not 0 <= warmup_fraction <= 1:
         raise ValueError(f"warmup_fraction must be between 0 and 1, got {warmup_fraction}.")
     total_steps = int(total_steps)
-    schedule = WarmupCosine(
-        learning_rate, total_steps=total_steps, warmup_steps=int(round(warmup_fraction * total_steps))
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be a whole number >= 1, got {total_steps}.")
+    warmup_steps = int(round(warmup_fraction * total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(total_steps - warmup_steps, 1),  # the steps after warmup
+        warmup_target=float(learning_rate),
+        warmup_steps=warmup_steps,
+        alpha=0.0,  # ends at 0
     )
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     num_outputs = _num_outputs(model)
@@ -165,7 +144,8 @@ class JsonHistory(keras.callbacks.Callback):
     """Writes per-epoch metrics to a JSON file after every epoch, atomically.
 
     The file holds ``{"planned_epochs", "batch_size", "completed_epochs",
-    "complete", "history"}``; ``history`` maps each metric (``loss``,
+    "complete", "run", "history"}``; ``run`` holds the settings that identify the
+    run (a resumed call must repeat them); ``history`` maps each metric (``loss``,
     ``accuracy``, ``val_accuracy``, ..., ``learning_rate``, ``epoch_seconds``,
     ``elapsed_s``) to one value per epoch, like ``keras.callbacks.History``.
     ``elapsed_s`` adds up training time across interrupted and resumed calls.
@@ -175,13 +155,15 @@ class JsonHistory(keras.callbacks.Callback):
         planned_epochs: epochs the run is meant to last.
         batch_size: recorded in the file.
         previous: the ``history`` dict of an interrupted run to continue, or None.
+        run: the run's settings (a JSON-ready dict), recorded in the file.
     """
 
-    def __init__(self, path, planned_epochs, batch_size, previous=None):
+    def __init__(self, path, planned_epochs, batch_size, previous=None, run=None):
         super().__init__()
         self.path = Path(path)
         self.planned_epochs = planned_epochs
         self.batch_size = batch_size
+        self.run = run or {}
         self.history = {key: list(values) for key, values in (previous or {}).items()}
         self.first_epoch = None  # the 0-based epoch this call started from
         self._epoch_start = None
@@ -194,6 +176,7 @@ class JsonHistory(keras.callbacks.Callback):
                 "batch_size": self.batch_size,
                 "completed_epochs": len(self.history.get("epoch", [])),
                 "complete": complete,
+                "run": self.run,
                 "history": self.history,
             },
         )
@@ -287,26 +270,147 @@ def _check_data(model, x, y, x_name, y_name):
         )
 
 
-def _prepare(model, x_train):
-    # Models with a Normalization layer need its statistics before training.
-    try:
-        from vitcourse.presets import prepare_model
-    except ImportError:
+def _check_finite(x, name):
+    if np.issubdtype(x.dtype, np.integer):
         return
-    prepare_model(model, x_train)
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds NaN or infinite pixel values in {int(bad.sum())} image(s) "
+            f"(the first is image {int(np.argmax(bad))}); training on them makes the loss NaN. "
+            "Drop or repair those images (e.g. np.nan_to_num(x)) before training."
+        )
 
 
-def _previous_history(out_dir):
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with a clear error when an epoch's loss is NaN or infinite.
+
+    It runs before the other callbacks of :func:`train`, so the broken weights
+    never reach ``best.keras``, the backup or ``history.json``.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        broken = {}
+        for key, value in (logs or {}).items():
+            if key.endswith("loss") and not math.isfinite(float(ops.convert_to_numpy(value))):
+                broken[key] = float(ops.convert_to_numpy(value))
+        if broken:
+            values = ", ".join(f"{key} {value}" for key, value in broken.items())
+            raise FloatingPointError(
+                f"Training stopped in epoch {epoch + 1}: {values}. Nothing from this epoch was "
+                "saved (best.keras keeps only earlier, finite epochs). Lower the learning rate "
+                "(--learning-rate), check the data for NaN values, then start afresh with a new "
+                "out_dir (--out) or overwrite=True (--overwrite)."
+            )
+
+
+def _fingerprint(*arrays):
+    """A short digest of the labels and a sample of the images, to tell datasets apart."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array[:: max(1, len(array) // 64)])
+        digest.update(str((array.dtype, array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _read_record(out_dir):
+    """The ``history.json`` that train wrote in ``out_dir``, or None."""
     try:
         with open(out_dir / "history.json", encoding="utf-8") as file:
-            return json.load(file).get("history", {})
+            record = json.load(file)
     except (OSError, ValueError):
-        return {}
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("history"), dict) else None
+
+
+def _is_own(path, names):
+    if path.is_symlink() or not path.is_file():
+        return False
+    # write_json's temporary files (.history.json.<random>.tmp), left behind only by a kill
+    temporary = path.suffix == ".tmp" and any(path.name.startswith(f".{name}.") for name in names)
+    return path.name in names or temporary
+
+
+def _files_not_written_by_train(out_dir):
+    if _read_record(out_dir) is None:  # without its history.json, nothing here is train's
+        return [p.name + "/" * p.is_dir() for p in sorted(out_dir.iterdir())]
+    backup_names = [*BACKUP_FILES, *(f"{name}.bkp" for name in BACKUP_FILES)]
+    foreign = []
+    for path in sorted(out_dir.iterdir()):
+        if path.name == BACKUP_DIR and path.is_dir() and not path.is_symlink():
+            foreign += [f"{BACKUP_DIR}/{p.name}" for p in sorted(path.iterdir()) if not _is_own(p, backup_names)]
+        elif not _is_own(path, OWN_FILES):
+            foreign.append(path.name + "/" * path.is_dir())
+    return foreign
+
+
+def _check_out_dir(out_dir, run, overwrite):
+    """Checks that ``out_dir`` can hold this run; returns the history to resume, or None.
+
+    Refuses (with :class:`OutDirError`) a folder holding anything train did not
+    write, a finished run, more epochs than asked for, or a run with other
+    settings; with ``overwrite`` it deletes train's own files instead of the last three.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutDirError(f"out_dir {str(out_dir)!r} is a file, not a folder. Pass a folder (--out).")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return None
+    foreign = _files_not_written_by_train(out_dir)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutDirError(
+            f"out_dir {str(out_dir)!r} holds files that train did not write ({shown}). train "
+            "overwrites and deletes files in its out_dir, so it uses only an empty folder or one "
+            "holding its own earlier run; nothing was changed. Pass a new or empty folder as "
+            "out_dir (on the command line: --out NEW_FOLDER)."
+        )
+    if overwrite:
+        for name in OWN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
+        for temporary in out_dir.glob(".*.tmp"):
+            temporary.unlink()
+        return None
+
+    record = _read_record(out_dir)
+    done = len(record["history"].get("epoch", []))
+    saved = record.get("run") or {}
+    if record.get("complete"):
+        raise OutDirError(
+            f"out_dir {str(out_dir)!r} holds a finished run ({done} epochs); train does not "
+            f"overwrite it. {START_AFRESH}"
+        )
+    if done > run["epochs"]:
+        raise OutDirError(
+            f"out_dir {str(out_dir)!r} holds a run that has already completed {done} epochs, "
+            f"more than epochs={run['epochs']}. Resume it with epochs={saved.get('epochs', done)} "
+            f"(--epochs), or start afresh. {START_AFRESH}"
+        )
+    if saved != run:
+        differences = [
+            f"{key} {saved.get(key, 'not recorded')!r} there, {run.get(key, 'not given')!r} now"
+            for key in sorted(set(saved) | set(run))
+            if saved.get(key) != run.get(key)
+        ]
+        raise OutDirError(
+            f"out_dir {str(out_dir)!r} holds an unfinished run with other settings "
+            f"({'; '.join(differences)}). To resume it, repeat its settings. {START_AFRESH}"
+        )
+    backup = out_dir / BACKUP_DIR
+    if backup.is_dir() and any(backup.iterdir()):
+        return record["history"]
+    return None  # the same run, stopped before its first backup: start it again
 
 
 def _best(values):
     values = [v for v in values or [] if v is not None]
     return max(values) if values else None
+
+
+def _whole_number(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
 
 
 def train(
@@ -324,12 +428,23 @@ def train(
     seed=0,
     callbacks=(),
     val_fraction=0.1,
+    overwrite=False,
+    run_info=None,
+    data_parallel=False,
 ):
     """Compile and fit ``model`` on ``data``, saving progress to ``out_dir``; resumable.
 
-    Calling ``train`` again with the same ``out_dir`` after an interruption
-    continues from the last finished epoch (weights, optimizer state and
-    learning-rate schedule included). A run that finished starts afresh.
+    Calling ``train`` again with the same ``out_dir`` and the same settings after
+    an interruption continues from the last finished epoch (weights, optimizer
+    state and learning-rate schedule included).
+
+    ``train`` writes only ``history.json``, ``best.keras`` and ``backup/`` into
+    ``out_dir`` (``python -m vitcourse train`` adds ``metrics.json``), and deletes
+    only ``backup/``. It raises :class:`OutDirError`, changing nothing, when
+    ``out_dir`` holds other files, a finished run, an unfinished run with other
+    settings (epochs, batch size, learning rate, seed, model size, data, ...), or
+    more finished epochs than ``epochs``. A NaN or infinite loss stops training with
+    a ``FloatingPointError`` before anything of that epoch is saved.
 
     Args:
         model: a built Keras classifier taking images of ``data``'s shape.
@@ -343,13 +458,23 @@ def train(
         augment: passed to :class:`vitcourse.data.ArrayDataset` to augment
             training batches; None feeds the arrays as they are.
         verbose: Keras progress output: "auto", 0, 1 or 2.
-        seed: seeds Python, numpy and the backend (shuffling, dropout).
+        seed: seeds Python, numpy and the backend (shuffling, dropout); >= 0.
         callbacks: extra Keras callbacks, run after the built-in ones.
         val_fraction: share of the training images held out, stratified and
             seeded, as validation data: it picks ``best.keras``, so the test
             split stays unseen until :func:`evaluate`. 0 validates on the test
             split itself (only for quick looks: the best checkpoint is then
             chosen on test images, which flatters its test accuracy).
+        overwrite: replace the earlier run in ``out_dir`` (train's own files
+            only) instead of refusing it.
+        run_info: more settings that identify the run, JSON-ready (the command
+            line passes the preset, its overrides, the dataset and the mode).
+            They are recorded in ``history.json`` and must match to resume.
+        data_parallel: train on all local accelerators at once (see
+            :mod:`vitcourse.distribute`): ``batch_size`` is then the global batch,
+            split between the devices; scale it and ``learning_rate`` with the
+            number of devices. The returned ``TrainResult.model`` is the copy that
+            was trained.
 
     Returns:
         A :class:`TrainResult`.
@@ -357,10 +482,9 @@ def train(
     Introduced in chapter 05.
     """
     start = time.perf_counter()
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
+    _whole_number(epochs, "epochs", 1)
+    _whole_number(batch_size, "batch_size", 1)
+    _whole_number(seed, "seed", 0)
     missing = [a for a in ("x_train", "y_train", "x_test", "y_test") if not hasattr(data, a)]
     if missing:
         raise ValueError(
@@ -371,87 +495,108 @@ def train(
     y_train, y_test = _labels(data.y_train, "y_train"), _labels(data.y_test, "y_test")
     _check_data(model, x_train, y_train, "x_train", "y_train")
     _check_data(model, x_test, y_test, "x_test", "y_test")
-    if val_fraction:
-        from vitcourse.data import stratified_split
-
-        x_train, y_train, x_val, y_val = stratified_split(x_train, y_train, val_fraction, seed)
-    else:
-        x_val, y_val = x_test, y_test
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(
-            f"Cannot create out_dir {str(out_dir)!r} ({error.strerror or error}). "
-            "Pass a folder you can write to."
-        ) from error
-
-    backup_dir = out_dir / "backup"
-    resuming = backup_dir.is_dir() and any(backup_dir.iterdir())
-    previous = _previous_history(out_dir) if resuming else None
-
+    _check_finite(x_train, "x_train")
+    _check_finite(x_test, "x_test")
     keras.utils.set_random_seed(seed)
     if not model.built:
         model(x_train[:1])
-    _prepare(model, x_train)
-    steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    compile_model(
-        model,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        total_steps=epochs * steps_per_epoch,
-        warmup_fraction=warmup_fraction,
-        from_logits=from_logits,
-    )
-
-    history = JsonHistory(out_dir / "history.json", int(epochs), int(batch_size), previous)
-    # Order matters: history.json is written before the backup, so after a
-    # crash between the two the resumed run redoes (and overwrites) that epoch.
-    all_callbacks = [
-        history,
-        keras.callbacks.ModelCheckpoint(
-            out_dir / "best.keras",
-            monitor="val_accuracy",
-            mode="max",
-            save_best_only=True,
-            initial_value_threshold=_best((previous or {}).get("val_accuracy")),
-        ),
-        keras.callbacks.BackupAndRestore(backup_dir),
-        *callbacks,
-    ]
-    if augment is None:
-        inputs = {"x": x_train, "y": y_train, "batch_size": int(batch_size), "shuffle": True}
-    else:
-        from vitcourse.data import ArrayDataset
-
-        inputs = {
-            "x": ArrayDataset(x_train, y_train, int(batch_size), shuffle=True, augment=augment, seed=seed)
-        }
-
-    # Keras keeps the epoch BackupAndRestore resumed from on the model and would
-    # start every later fit of this model there; clear it before and after.
-    if hasattr(model, "_initial_epoch"):
-        model._initial_epoch = None
+    run = {
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "learning_rate": float(learning_rate),
+        "weight_decay": float(weight_decay),
+        "warmup_fraction": float(warmup_fraction),
+        "from_logits": bool(from_logits),
+        "seed": int(seed),
+        "val_fraction": float(val_fraction),
+        "parameters": int(model.count_params()),
+        "data": _fingerprint(x_train, y_train, x_test, y_test),
+        **(run_info or {}),
+    }
+    run = json.loads(json.dumps(run, default=str))  # as history.json will hold it
+    out_dir = Path(out_dir)
+    previous = _check_out_dir(out_dir, run, overwrite)
     try:
-        model.fit(
-            **inputs,
-            epochs=int(epochs),
-            validation_data=(x_val, y_val),
-            validation_batch_size=int(batch_size),
-            callbacks=all_callbacks,
-            verbose=verbose,
-        )
-    finally:
-        model._initial_epoch = None
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # an unnamed file: nothing is left behind
+            pass
+    except OSError as error:
+        raise OutDirError(
+            f"Cannot write into out_dir {str(out_dir)!r} ({error.strerror or error}). "
+            "Pass a folder you can write to (on the command line: --out FOLDER)."
+        ) from error
+    if previous is not None and verbose != 0:
+        print(f"Resuming the interrupted run in {out_dir} at epoch {resume_info(out_dir)['next_epoch']} of {epochs}.")
 
-    return TrainResult(
-        history=history.history,
-        best_val_accuracy=_best(history.history.get("val_accuracy")),
-        wall_time_s=time.perf_counter() - start,
-        out_dir=out_dir,
-        model=model,
-        initial_epoch=history.first_epoch or 0,
-    )
+    # On several devices: a copy of the model on each (same weights), built, compiled and
+    # trained inside the backend's data-parallel scope; on one device nothing changes.
+    with distribute.data_parallel() if data_parallel else contextlib.nullcontext():
+        if data_parallel:
+            model = distribute.replicate(model)
+        if val_fraction:
+            x_train, y_train, x_val, y_val = stratified_split(x_train, y_train, val_fraction, seed)
+        else:
+            x_val, y_val = x_test, y_test
+        # Models with a Normalization layer need its statistics before training.
+        prepare_model(model, x_train)
+        steps_per_epoch = math.ceil(len(x_train) / batch_size)
+        compile_model(
+            model,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            total_steps=epochs * steps_per_epoch,
+            warmup_fraction=warmup_fraction,
+            from_logits=from_logits,
+        )
+
+        history = JsonHistory(out_dir / "history.json", int(epochs), int(batch_size), previous, run)
+        # Order matters: a NaN loss stops the run before anything below saves that epoch;
+        # history.json is written before the backup, so after a crash between the two
+        # the resumed run redoes (and overwrites) that epoch.
+        all_callbacks = [
+            StopOnNonFiniteLoss(),
+            history,
+            keras.callbacks.ModelCheckpoint(
+                out_dir / "best.keras",
+                monitor="val_accuracy",
+                mode="max",
+                save_best_only=True,
+                initial_value_threshold=_best((previous or {}).get("val_accuracy")),
+            ),
+            keras.callbacks.BackupAndRestore(out_dir / BACKUP_DIR),
+            *callbacks,
+        ]
+        if augment is None:
+            inputs = {"x": x_train, "y": y_train, "batch_size": int(batch_size), "shuffle": True}
+        else:
+            inputs = {
+                "x": ArrayDataset(x_train, y_train, int(batch_size), shuffle=True, augment=augment, seed=seed)
+            }
+
+        # Keras keeps the epoch BackupAndRestore resumed from on the model and would
+        # start every later fit of this model there; clear it before and after.
+        if hasattr(model, "_initial_epoch"):
+            model._initial_epoch = None
+        try:
+            model.fit(
+                **inputs,
+                epochs=int(epochs),
+                validation_data=(x_val, y_val),
+                validation_batch_size=int(batch_size),
+                callbacks=all_callbacks,
+                verbose=verbose,
+            )
+        finally:
+            model._initial_epoch = None
+
+        return TrainResult(
+            history=history.history,
+            best_val_accuracy=_best(history.history.get("val_accuracy")),
+            wall_time_s=time.perf_counter() - start,
+            out_dir=out_dir,
+            model=model,
+            initial_epoch=history.first_epoch or 0,
+        )
 
 
 def evaluate(model, x, y, batch_size=256):
@@ -524,14 +669,10 @@ def resume_info(out_dir):
         and ``best_val_accuracy``.
     """
     out_dir = Path(out_dir)
-    try:
-        with open(out_dir / "history.json", encoding="utf-8") as file:
-            record = json.load(file)
-    except (OSError, ValueError):
-        record = {}
+    record = _read_record(out_dir) or {}
     history = record.get("history", {})
-    backup_dir = out_dir / "backup"
-    can_resume = backup_dir.is_dir() and any(backup_dir.iterdir())
+    backup_dir = out_dir / BACKUP_DIR
+    can_resume = bool(record) and not record.get("complete") and (backup_dir / BACKUP_FILES[0]).is_file()
     next_epoch = 1
     if can_resume:
         # BackupAndRestore's own record of finished epochs is the exact answer.

@@ -2,12 +2,14 @@
 
 Each checker takes the reader's answer, fails with an ``AssertionError`` whose
 message is a hint, and calls :func:`vitcourse.exercises.passed` when it is right.
+A student stub (``None``, or a function that raises ``NotImplementedError``)
+gets "not attempted yet" (:func:`vitcourse.exercises.checker`).
 """
 
 import keras
 import numpy as np
 
-from vitcourse.exercises import expect, passed
+from vitcourse.exercises import checker, expect, passed
 from vitcourse.layers import Patches
 
 # (image_size, patch_size) -> number of patches, for square images
@@ -23,14 +25,21 @@ _PATCHIFY_CASES = [  # (images shape, patch_size)
 ]
 
 
+@checker("Exercise 1.1")
 def check_num_patches(num_patches):
     """Exercise 1.1: ``num_patches(image_size, patch_size)`` for a square image.
 
     It must return the number of patches as an int and raise ``ValueError``
     when ``patch_size`` does not divide ``image_size``.
     """
+    expect(callable(num_patches), "pass the function itself, e.g. check_num_patches(num_patches).")
     for (image_size, patch_size), expected in _NUM_PATCHES_CASES.items():
-        got = num_patches(image_size, patch_size)
+        got = _call(num_patches, image_size, patch_size)
+        if isinstance(got, Exception):
+            raise AssertionError(
+                f"Not yet: num_patches({image_size}, {patch_size}) raised {_named(got)}. "
+                f"But {patch_size} divides {image_size}, so it should return the number of patches."
+            )
         expect(
             isinstance(got, (int, np.integer)) and not isinstance(got, bool),
             f"num_patches({image_size}, {patch_size}) returned {got!r} of type "
@@ -42,23 +51,47 @@ def check_num_patches(num_patches):
             f"image holds {image_size // patch_size} patches per row and as many rows of them.",
         )
     for image_size, patch_size in _NOT_DIVISIBLE:
-        try:
-            got = num_patches(image_size, patch_size)
-        except ValueError:
+        got = _call(num_patches, image_size, patch_size)
+        if isinstance(got, ValueError):
             continue
+        left_out = image_size % patch_size
+        if isinstance(got, Exception):
+            raise AssertionError(
+                f"Not yet: num_patches({image_size}, {patch_size}) raised {_named(got)}. "
+                f"Refusing is right ({patch_size} does not divide {image_size}), but raise ValueError, "
+                "the exception Python uses for an argument of the right type with a wrong value "
+                "(Patches raises it too): raise ValueError(\"...\")."
+            )
         raise AssertionError(
             f"Not yet: num_patches({image_size}, {patch_size}) returned {got!r}, but "
-            f"{patch_size} does not divide {image_size}: {image_size % patch_size} rows and "
+            f"{patch_size} does not divide {image_size}: {left_out} rows and "
             "columns of pixels would be left out (the trap of int(H*W/(P*P))). "
             "Raise ValueError instead."
         )
     return passed("Exercise 1.1 (num_patches)")
 
 
+def _named(error):
+    """``TypeName: first line of the message``."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _call(function, *args):
+    """``function(*args)``, or the exception it raised (a stub's NotImplementedError goes through)."""
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # the hint names it
+        return error
+
+
 def _reference_patches(images, patch_size):
     return keras.ops.convert_to_numpy(Patches(patch_size)(images))
 
 
+@checker("Exercise 1.2")
 def check_patchify(patchify):
     """Exercise 1.2: ``patchify(images, patch_size)`` in numpy, equal to ``Patches``.
 
@@ -99,6 +132,7 @@ def check_patchify(patchify):
     return passed("Exercise 1.2 (patchify)")
 
 
+@checker("Exercise 1.3")
 def check_patch_size_choice(patch_size):
     """Exercise 1.3: the smallest patch size that gives at most 64 tokens on a 32x32 image."""
     expect(
@@ -122,3 +156,72 @@ def check_patch_size_choice(patch_size):
         "patches are larger than they need to be. Is there a smaller patch size that fits?",
     )
     return passed("Exercise 1.3 (patch size for 64 tokens)")
+
+
+# Exercise 1.5: the patch size of a model. For each patch size, the tokens a
+# model for 32x32 images must make.
+_MODEL_PATCH_SIZES = {2: 256, 4: 64, 8: 16}
+
+
+def _first_token_count(model):
+    """Tokens per image where the model first holds a sequence: the first rank-3 (B, N, D) output."""
+    for layer in model.layers:
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        if len(shape) == 3:
+            return shape[1]
+    return None
+
+
+def _photo_batch():
+    """Two real photographs (scikit-learn's sample images) at 32x32, as float32 in [0, 255]."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photos = []
+    for photo in load_sample_images().images:  # (427, 640, 3) uint8 each
+        side = min(photo.shape[:2])
+        square = Image.fromarray(photo[:side, :side]).resize((32, 32))
+        photos.append(np.asarray(square, dtype="float32"))
+    return np.stack(photos)  # (2, 32, 32, 3)
+
+
+@checker("Exercise 1.5")
+def check_patch_size_model(vit_for_patches):
+    """Exercise 1.5: ``vit_for_patches(patch_size)`` builds a ViT for 32x32 RGB images and 10 classes.
+
+    For patch sizes 2, 4 and 8 the checker builds the model and measures it: the
+    input shape, the number of tokens the model cuts an image into, and the
+    output of the model on two real photographs.
+    """
+    expect(callable(vit_for_patches), "pass the function itself, e.g. check_patch_size_model(vit_for_patches).")
+    photos = _photo_batch()
+    for patch_size, tokens in _MODEL_PATCH_SIZES.items():
+        model = vit_for_patches(patch_size)
+        expect(
+            isinstance(model, keras.Model),
+            f"vit_for_patches({patch_size}) returned {type(model).__name__}; return the keras.Model itself.",
+        )
+        expect(
+            tuple(model.input_shape) == (None, 32, 32, 3),
+            f"vit_for_patches({patch_size}) takes inputs of shape {model.input_shape}; the model is for "
+            "32x32 RGB images, (None, 32, 32, 3): pass input_shape=(32, 32, 3) and no resize (image_size=0).",
+        )
+        got = _first_token_count(model)
+        expect(got is not None, "no layer of the model outputs a sequence of tokens (B, N, D); build it "
+               "with vitcourse.build_model so that it starts with patches.")
+        if got != tokens:
+            hint = f"vit_for_patches({patch_size}) cuts a 32x32 image into {got} tokens, not (32/{patch_size})^2 = {tokens}."
+            if got == 64:
+                hint += " Is the patch size still course_vit's 4? Pass patch_size=patch_size to build_model."
+            raise AssertionError(f"Not yet: {hint}")
+        logits = keras.ops.convert_to_numpy(model(photos, training=False))
+        expect(
+            logits.shape == (2, 10),
+            f"on a batch of 2 photographs vit_for_patches({patch_size}) outputs shape {logits.shape}; "
+            "a classifier for 10 classes outputs (2, 10): pass num_classes=10.",
+        )
+        expect(np.all(np.isfinite(logits)), f"vit_for_patches({patch_size}) outputs NaN or infinity.")
+    return passed("Exercise 1.5 (the patch size of a model)")

@@ -1,17 +1,20 @@
 """Checkers for the exercises of chapter 02, "Patch encoding".
 
 Each checker raises ``AssertionError`` with a hint when the answer is wrong,
-and calls :func:`vitcourse.exercises.passed` when it is right.
+and calls :func:`vitcourse.exercises.passed` when it is right. A student stub
+(``None``, or a function that raises ``NotImplementedError``) gets "not
+attempted yet" (:func:`vitcourse.exercises.checker`).
 """
 
+import keras
 import numpy as np
 
-from vitcourse.exercises import expect, passed
+from vitcourse.exercises import checker, expect, passed
 
 # (patch_dim, num_patches, projection_dim, position_embedding, class_token)
 PATCH_ENCODER_CASES = (
     (108, 144, 64, "learned", False),  # keras.io's ViT
-    (12, 256, 128, "fixed_random", False),  # seed 004
+    (12, 256, 128, "fixed_random", False),  # the 2x2 patches project
     (48, 64, 128, "learned", True),
     (48, 64, 128, "sincos", False),
     (75, 49, 32, "none", True),
@@ -35,6 +38,7 @@ def _built_patch_encoder_params(patch_dim, num_patches, projection_dim, position
     return layer.count_params()
 
 
+@checker("Exercise 2.1")
 def check_patch_encoder_params(count_fn):
     """Exercise 2.1: ``count_fn(patch_dim, num_patches, projection_dim, position_embedding, class_token)``."""
     expect(callable(count_fn), "pass the function itself, e.g. check_patch_encoder_params(my_count).")
@@ -50,10 +54,7 @@ def check_patch_encoder_params(count_fn):
             f"the built layer has {want}."
         )
         if got == want - d:
-            hint += (
-                " One vector of projection_dim is missing: the projection's bias"
-                + (" or the class token itself?" if cls else "?")
-            )
+            hint += " One vector of projection_dim is missing: " + _missing_vector(count_fn, case)
         elif kind in ("sincos", "fixed_random", "none") and got > want:
             hint += f" A {kind!r} table is not trained, so it adds no parameters."
         elif cls and got < want:
@@ -62,6 +63,25 @@ def check_patch_encoder_params(count_fn):
     return passed("Exercise 2.1 (PatchEncoder parameters)")
 
 
+def _missing_vector(count_fn, case):
+    """Which projection_dim-wide vector ``count_fn`` leaves out of ``case``, found by asking it about
+    the same layer without a class token and without a learned table."""
+    patch_dim, n, d, kind, cls = case
+    if not cls:
+        return "the projection's bias (one per output unit)?"
+    if kind == "learned":
+        # The same layer without a table: if that count is right, the token is counted and the
+        # vector missing from the learned case is the token's own row of the position table.
+        no_table = _built_patch_encoder_params(patch_dim, n, d, "none", True)
+        if count_fn(patch_dim, n, d, "none", True) == no_table:
+            return (
+                "the class token's position. A learned table has one row per token, and the class "
+                f"token is a token too: {n} patches + 1 = {n + 1} rows of {d}."
+            )
+    return f"the class token itself, a learned vector of {d} numbers prepended to the patches."
+
+
+@checker("Exercise 2.2")
 def check_sincos_table(table_fn):
     """Exercise 2.2: ``table_fn(num_positions, dim)`` returns the sine-cosine table as an array."""
     from vitcourse.layers import sincos_table
@@ -90,14 +110,15 @@ def check_sincos_table(table_fn):
     return passed("Exercise 2.2 (sine-cosine table)")
 
 
-SEED004_FLATTEN_DENSE = 256 * 128 * 2048 + 2048  # 67,110,912
+FLATTEN_DENSE_2X2 = 256 * 128 * 2048 + 2048  # 67,110,912
 
 
-def check_seed004_flatten_dense(params):
-    """Exercise 2.3: parameters of the Dense(2048) after Flatten in seed 004's model."""
+@checker("Exercise 2.3")
+def check_flatten_dense_2x2(params):
+    """Exercise 2.3: parameters of the Dense(2048) after Flatten in the 2x2 patches project's model."""
     expect(isinstance(params, (int, np.integer)), f"give a whole number of parameters, got {params!r}.")
-    if params == SEED004_FLATTEN_DENSE:
-        return passed("Exercise 2.3 (seed 004's flatten head)")
+    if params == FLATTEN_DENSE_2X2:
+        return passed("Exercise 2.3 (the 2x2 patches project's flatten head)")
     if params == 256 * 128 * 2048:
         raise AssertionError("Not yet: that is the kernel; the Dense layer also has one bias per unit.")
     if params == 256 * 128:
@@ -117,6 +138,7 @@ def check_seed004_flatten_dense(params):
 POOLINGS = ("flatten", "class_token", "gap")
 
 
+@checker("Exercise 2.4")
 def check_cheapest_pooling(pooling, flatten_classifier_params):
     """Exercise 2.4: the pooling with the fewest parameters, and the cost of the flatten classifier.
 
@@ -147,3 +169,77 @@ def check_cheapest_pooling(pooling, flatten_classifier_params):
         "gap is right; the flatten classifier maps a 64 x 128 vector to 100 logits: inputs x units + units.",
     )
     return passed("Exercise 2.4 (cheapest pooling)")
+
+
+# Exercise 2.6: a ViT with a class token, trained for seconds on scikit-learn's digits.
+DIGITS_IMAGE_SIZE = 16
+DIGITS_PATCH_SIZE = 4
+DIGITS_TOKENS = (DIGITS_IMAGE_SIZE // DIGITS_PATCH_SIZE) ** 2 + 1  # 16 patches + the class token
+DIGITS_MIN_ACCURACY = 0.3  # chance is 0.1; a few epochs give far more (the tests check that a right answer does)
+
+
+def _block_token_counts(model):
+    """Tokens per image that enter each TransformerBlock of ``model``, measured on its graph."""
+    from vitcourse.layers import TransformerBlock
+
+    counts = []
+    for layer in model.layers:
+        if isinstance(layer, TransformerBlock):
+            try:
+                counts.append(tuple(layer.input.shape)[1])
+            except (AttributeError, ValueError):
+                counts.append(None)
+    return counts
+
+
+def digits_accuracy(model, digits):
+    """Accuracy of ``model`` on the test digits (pixels scaled to [0, 1])."""
+    images = digits.x_test.astype("float32") / 255.0
+    logits = keras.ops.convert_to_numpy(model.predict(images, batch_size=256, verbose=0))
+    return float(np.mean(np.argmax(logits, axis=-1) == digits.y_test))
+
+
+@checker("Exercise 2.6")
+def check_digits_vit(model, digits):
+    """Exercise 2.6: a ViT with a class token, trained on ``digits`` (``load_digits_dataset(image_size=16)``).
+
+    The checker measures the model: its input and output shapes, the number of
+    tokens that enter its transformer blocks (16 patches of 4x4 and the class
+    token: 17), and its accuracy on the 449 test digits, which must be well
+    above chance (10%) after a few epochs.
+    """
+    expect(isinstance(model, keras.Model), f"set digits_vit to the trained keras.Model, got {type(model).__name__}.")
+    size = DIGITS_IMAGE_SIZE
+    expect(
+        tuple(digits.x_test.shape[1:]) == (size, size, 3),
+        f"load the digits with load_digits_dataset(image_size={size}); these images are {digits.x_test.shape[1:]}.",
+    )
+    expect(
+        tuple(model.input_shape) == (None, size, size, 3),
+        f"the model takes inputs of shape {model.input_shape}; the digits are (None, {size}, {size}, 3): "
+        f"pass input_shape=({size}, {size}, 3).",
+    )
+    expect(
+        tuple(model.output_shape) == (None, 10),
+        f"the model outputs {model.output_shape}; ten digits need (None, 10): pass num_classes=10.",
+    )
+    counts = _block_token_counts(model)
+    expect(counts, "the model has no vitcourse TransformerBlock; build it with vitcourse.build_model.")
+    if counts[0] == DIGITS_TOKENS - 1:
+        raise AssertionError(
+            f"Not yet: {counts[0]} tokens enter the blocks: the 16 patches, and no class token. "
+            "Pass class_token=True, and pooling='class_token' so that the classifier reads it."
+        )
+    expect(
+        counts[0] == DIGITS_TOKENS,
+        f"{counts[0]} tokens enter the blocks; 4x4 patches of a 16x16 digit are 16, and the class token "
+        f"makes {DIGITS_TOKENS}: pass patch_size={DIGITS_PATCH_SIZE}.",
+    )
+    accuracy = digits_accuracy(model, digits)
+    if accuracy < DIGITS_MIN_ACCURACY:
+        raise AssertionError(
+            f"Not yet: the model classifies {accuracy:.0%} of the test digits right (chance: 10%). Was it "
+            "trained, and on digits.x_train / 255 (pixels in [0, 1], as the checker feeds them)? "
+            "A few epochs with AdamW(learning_rate=3e-3), batches of 64, should be enough."
+        )
+    return passed(f"Exercise 2.6 (a ViT with a class token: {accuracy:.0%} of the test digits)")

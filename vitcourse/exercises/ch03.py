@@ -1,18 +1,21 @@
 """Checkers for the exercises of chapter 03, "The transformer encoder block".
 
 Each checker raises ``AssertionError`` with a hint when the answer is wrong,
-and calls :func:`vitcourse.exercises.passed` when it is right.
+and calls :func:`vitcourse.exercises.passed` when it is right. A student stub
+(``None``, or a function that raises ``NotImplementedError``) gets "not
+attempted yet" (:func:`vitcourse.exercises.checker`).
 """
 
+import keras
 import numpy as np
 
-from vitcourse.exercises import expect, passed
+from vitcourse.exercises import checker, expect, passed
 
 # (dim, num_heads, key_dim, mlp_units)
 BLOCK_CASES = (
     (64, 4, 64, (128, 64)),  # keras.io's ViT: heads 4x wider than the tokens
     (64, 4, 16, (128, 64)),  # the same block with key_dim = dim / heads
-    (128, 4, 128, (256, 128)),  # seed 004
+    (128, 4, 128, (256, 128)),  # the 2x2 patches project
     (192, 3, 64, (768, 192)),  # ViT-Ti's sizes
     (48, 6, 8, (96, 64, 48)),  # a three-layer MLP
 )
@@ -48,6 +51,7 @@ def _built_block_params(dim, num_heads, key_dim, mlp_units):
     return block.count_params()
 
 
+@checker("Exercise 3.1")
 def check_block_params(count_fn):
     """Exercise 3.1: ``count_fn(dim, num_heads, key_dim, mlp_units)`` gives a TransformerBlock's parameters."""
     expect(callable(count_fn), "pass the function itself, e.g. check_block_params(my_count).")
@@ -82,14 +86,15 @@ def check_block_params(count_fn):
     return passed("Exercise 3.1 (TransformerBlock parameters)")
 
 
-SEED000_FIRST_DENSE = 3 * 3 * 2048 * 4608 + 4608  # 84,939,264
+RESNET_FIRST_DENSE = 3 * 3 * 2048 * 4608 + 4608  # 84,939,264
 
 
-def check_seed000_first_dense(params):
-    """Exercise 3.2: parameters of seed 000's Dense after flattening the (3, 3, 2048) features."""
+@checker("Exercise 3.2")
+def check_resnet_first_dense(params):
+    """Exercise 3.2: parameters of the ResNet50 Transformer question's Dense after flattening the (3, 3, 2048) features."""
     expect(isinstance(params, (int, np.integer)), f"give a whole number of parameters, got {params!r}.")
-    if params == SEED000_FIRST_DENSE:
-        return passed("Exercise 3.2 (seed 000's first Dense)")
+    if params == RESNET_FIRST_DENSE:
+        return passed("Exercise 3.2 (the ResNet50 Transformer question's first Dense)")
     if params == 3 * 3 * 2048 * 4608:
         raise AssertionError("Not yet: that is the kernel; add one bias per output unit (4,608).")
     if params in (2048 * 4608 + 4608, 2048 * 512 + 512):
@@ -103,6 +108,7 @@ def check_seed000_first_dense(params):
 VIT_S = dict(dim=384, num_heads=6, mlp_units=(1536, 384))  # ViT-S/16's block sizes
 
 
+@checker("Exercise 3.3")
 def check_key_dim(key_dim, params):
     """Exercise 3.3: ViT-S's key_dim (6 heads on 384-wide tokens, heads x key_dim = dim) and its block's parameters."""
     dim, heads, mlp = VIT_S["dim"], VIT_S["num_heads"], VIT_S["mlp_units"]
@@ -130,6 +136,7 @@ def check_key_dim(key_dim, params):
 FEATURE_TOKENS_PARAMS = 2048 * 512 + 512 + 9 * 512  # 1,053,696
 
 
+@checker("Exercise 3.4")
 def check_feature_tokens_params(params):
     """Exercise 3.4: PatchEncoder(9, 512) on the 9 ResNet feature tokens of 2048 numbers."""
     expect(isinstance(params, (int, np.integer)), f"give a whole number of parameters, got {params!r}.")
@@ -142,7 +149,86 @@ def check_feature_tokens_params(params):
     if params == 2048 * 512 + 512:
         raise AssertionError("Not yet: that is the projection; the learned position table adds 9 rows of 512.")
     if params == 2048 * 512 + 512 + 3 * 512:
-        raise AssertionError("Not yet: with 9 tokens the table needs 9 positions, not seed 000's 3.")
+        raise AssertionError("Not yet: with 9 tokens the table needs 9 positions, not the 3 of the ResNet50 Transformer question's model.")
     raise AssertionError(
         "Not yet: count the projection Dense(512) on 2048-long tokens (kernel + bias) and a 9 x 512 position table."
     )
+
+
+# Exercise 3.6: keras.io's ViT with standard heads (key_dim = projection_dim / num_heads).
+KERASIO = dict(dim=64, num_heads=4, key_dim=64, depth=8, tokens=144)
+STANDARD_KEY_DIM = KERASIO["dim"] // KERASIO["num_heads"]  # 16
+STANDARD_HEADS_SAVING = KERASIO["depth"] * (
+    attention_params(KERASIO["dim"], KERASIO["num_heads"], KERASIO["key_dim"])
+    - attention_params(KERASIO["dim"], KERASIO["num_heads"], STANDARD_KEY_DIM)
+)  # 8 x (66,368 - 16,640) = 397,824
+
+
+def _attention_sizes(block):
+    """(token width D, heads, key_dim) of a TransformerBlock, read from its query kernel (D, heads, key_dim)."""
+    return tuple(int(n) for n in block.attention.query_dense.kernel.shape)
+
+
+@checker("Exercise 3.6")
+def check_standard_heads(model, saved_params):
+    """Exercise 3.6: keras.io's ViT with ``key_dim = 64 / 4``, and how many parameters that saves.
+
+    The checker measures ``model``: its transformer blocks (how many, how many
+    tokens enter them, and the shape of each attention's query kernel), its
+    output shape, and its parameter count against keras.io's model built afresh.
+    """
+    from vitcourse.layers import TransformerBlock
+    from vitcourse.presets import build_model
+
+    expect(isinstance(model, keras.Model), f"set standard_heads_vit to the keras.Model, got {type(model).__name__}.")
+    blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
+    expect(
+        len(blocks) == KERASIO["depth"],
+        f"the model has {len(blocks)} transformer blocks; keras.io's has {KERASIO['depth']}: "
+        "change only key_dim (build_model('kerasio_vit', key_dim=...)).",
+    )
+    expect(
+        tuple(blocks[0].input.shape)[1:] == (KERASIO["tokens"], KERASIO["dim"]),
+        f"the blocks receive tokens of shape {tuple(blocks[0].input.shape)[1:]}; keras.io's receive "
+        f"({KERASIO['tokens']}, {KERASIO['dim']}): change only key_dim.",
+    )
+    expect(tuple(model.output_shape) == (None, 100), f"the model outputs {model.output_shape}, keras.io's (None, 100).")
+    for block in blocks:
+        dim, heads, key_dim = _attention_sizes(block)
+        expect(
+            heads == KERASIO["num_heads"],
+            f"{block.name} has {heads} heads; keep keras.io's {KERASIO['num_heads']} and change only key_dim.",
+        )
+        if key_dim == KERASIO["key_dim"]:
+            raise AssertionError(
+                f"Not yet: {block.name} has key_dim={key_dim}, keras.io's key_dim = projection_dim: "
+                f"{heads} heads x {key_dim} = {heads * key_dim}, {heads * key_dim // dim} times the token width {dim}."
+            )
+        expect(
+            heads * key_dim == dim,
+            f"{block.name}: {heads} heads x key_dim {key_dim} = {heads * key_dim}, but all heads together "
+            f"should be as wide as a token, {dim}: key_dim = {dim} / {heads}.",
+        )
+    reference = build_model("kerasio_vit").count_params()
+    measured_saving = reference - model.count_params()
+    expect(
+        measured_saving == STANDARD_HEADS_SAVING,
+        f"keras.io's model has {reference:,} parameters and yours {model.count_params():,}: "
+        f"{measured_saving:,} fewer, where key_dim alone accounts for {STANDARD_HEADS_SAVING:,}. "
+        "Something else changed: build it with build_model('kerasio_vit', key_dim=...) and no other change.",
+    )
+    expect(
+        isinstance(saved_params, (int, np.integer)) and not isinstance(saved_params, bool),
+        f"give the saving as a whole number of parameters, got {saved_params!r}.",
+    )
+    if saved_params == -STANDARD_HEADS_SAVING:
+        raise AssertionError("Not yet: the other way round: keras.io's count minus yours, a positive number.")
+    if saved_params == STANDARD_HEADS_SAVING // KERASIO["depth"]:
+        raise AssertionError(
+            f"Not yet: {saved_params:,} is the saving in one block; the model has {KERASIO['depth']} blocks."
+        )
+    expect(
+        saved_params == STANDARD_HEADS_SAVING,
+        f"the model is right; saved_params should be keras.io's count_params() minus your model's, got {saved_params:,}.",
+    )
+    return passed("Exercise 3.6 (standard heads for keras.io's ViT)")

@@ -2,18 +2,22 @@
 
 Each checker takes the reader's answer (a function), fails with an
 ``AssertionError`` whose message is a hint, and calls
-:func:`vitcourse.exercises.passed` when it is right. The references are the
-package's own code: :class:`vitcourse.training.WarmupCosine` and
-:func:`vitcourse.training.evaluate`.
+:func:`vitcourse.exercises.passed` when it is right. A student stub (``None``,
+or a function that raises ``NotImplementedError``) gets "not attempted yet"
+(:func:`vitcourse.exercises.checker`). The references are Keras' and the
+package's own code: ``keras.optimizers.schedules.CosineDecay`` (with warmup),
+:func:`vitcourse.training.evaluate`, and a trained model's measured accuracy.
 """
 
 import math
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from vitcourse.exercises import expect, passed
-from vitcourse.training import WarmupCosine, evaluate
+from vitcourse.exercises import checker, expect, passed
+from vitcourse.training import evaluate
 
 
 def _is_count(value):
@@ -31,15 +35,19 @@ _STEP_CASES = [  # (images, batch_size, epochs)
 ]
 
 
+@checker("Exercise 5.1")
 def check_training_steps(training_steps):
     """Exercise 5.1: ``training_steps(num_images, batch_size, epochs)``.
 
     Returns ``(steps_per_epoch, total_steps)``: the optimizer steps of one epoch
     (the last, smaller batch counts) and of the whole run, which is what a
-    learning-rate schedule counts in.
+    learning-rate schedule counts in. A tuple, a list or an array of two
+    whole numbers will do.
     """
     for images, batch_size, epochs in _STEP_CASES:
         answer = training_steps(images, batch_size, epochs)
+        if isinstance(answer, np.ndarray):
+            answer = answer.tolist() if answer.ndim == 1 else answer
         expect(
             isinstance(answer, (tuple, list)) and len(answer) == 2,
             f"training_steps returned {answer!r}; return a pair (steps_per_epoch, total_steps).",
@@ -70,56 +78,102 @@ def check_training_steps(training_steps):
     return passed("Exercise 5.1 (training_steps)")
 
 
-# ---- Exercise 5.2: the warmup-cosine learning rate -----------------------------------------
+# ---- Exercise 5.2: warmup, then a cosine down to a floor -----------------------------------
 
-_SCHEDULE_CASES = [  # (peak, total_steps, warmup_steps)
-    (1e-3, 19_600, 1_960),
-    (1e-3, 100, 10),
-    (5e-4, 1_000, 0),
-    (2e-3, 50, 50),
+_SCHEDULE_CASES = [  # (peak, total_steps, warmup_steps, final_fraction)
+    (1e-3, 19_600, 1_960, 0.0),
+    (1e-3, 100, 10, 0.1),
+    (5e-4, 1_000, 0, 0.05),
+    (2e-3, 50, 50, 0.2),
+    (1e-3, 200, 20, 0.5),
 ]
 
 
-def _reference_rate(peak, total_steps, warmup_steps, step):
-    schedule = WarmupCosine(peak, total_steps=total_steps, warmup_steps=warmup_steps)
+def library_schedule(peak, total_steps, warmup_steps, final_fraction=0.0):
+    """Keras' own warmup + cosine schedule: ``CosineDecay`` with ``warmup_target``.
+
+    It warms up from ``initial_learning_rate`` (0 here) to ``warmup_target`` over
+    ``warmup_steps``, then decays over ``decay_steps`` more steps (so
+    ``total_steps - warmup_steps``, at least 1) down to ``alpha * warmup_target``.
+    """
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        alpha=final_fraction,
+        warmup_target=peak,
+        warmup_steps=warmup_steps,
+    )
+
+
+def _rate(schedule, step):
     return float(keras.ops.convert_to_numpy(schedule(step)))
 
 
-def check_warmup_cosine(learning_rate):
-    """Exercise 5.2: ``learning_rate(step, peak, total_steps, warmup_steps)`` in plain Python.
+def _cosine(peak, floor, progress):
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
-    Linear warmup from 0 to ``peak`` over ``warmup_steps``, then a half cosine
-    from ``peak`` down to 0 at ``total_steps``, and 0 after that: what
-    :class:`vitcourse.training.WarmupCosine` computes (with its default
-    ``final_learning_rate=0``).
+
+def _close(a, b):
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-9)
+
+
+@checker("Exercise 5.2")
+def check_warmup_cosine(learning_rate):
+    """Exercise 5.2: ``learning_rate(step, peak, total_steps, warmup_steps, final_fraction)``.
+
+    In plain Python: linear warmup from 0 to ``peak`` over ``warmup_steps``,
+    then half a cosine from ``peak`` down to ``final_fraction * peak`` at
+    ``total_steps``, and that floor after. Checked against Keras'
+    ``CosineDecay(initial_learning_rate=0.0, decay_steps=total_steps - warmup_steps,
+    alpha=final_fraction, warmup_target=peak, warmup_steps=warmup_steps)``.
     """
-    for peak, total, warmup in _SCHEDULE_CASES:
-        steps = sorted({0, warmup // 2, warmup, (warmup + total) // 2, total - 1, total, total + 7})
+    for peak, total, warmup, fraction in _SCHEDULE_CASES:
+        schedule = library_schedule(peak, total, warmup, fraction)
+        floor = fraction * peak
+        steps = sorted({0, warmup // 2, warmup, (3 * warmup + total) // 4, (warmup + total) // 2,
+                        (warmup + 3 * total) // 4, total - 1, total, total + 7})  # fmt: skip
+        got = {}
         for step in steps:
-            got = learning_rate(step, peak, total, warmup)
+            call = f"learning_rate({step}, {peak}, {total}, {warmup}, {fraction})"
+            answer = learning_rate(step, peak, total, warmup, fraction)
             try:
-                got = float(got)
+                got[step] = float(answer)
             except (TypeError, ValueError):
-                raise AssertionError(
-                    f"Not yet: learning_rate({step}, {peak}, {total}, {warmup}) returned {got!r}; "
-                    "return a number."
-                ) from None
-            expected = _reference_rate(peak, total, warmup, step)
-            if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-9):
-                continue
-            where = "during warmup" if step < warmup else ("after the end" if step >= total else "during decay")
-            hint = f"learning_rate({step}, {peak}, {total}, {warmup}) = {got:.6g}, expected {expected:.6g} ({where}). "
-            if step < warmup:
-                hint += "During warmup the rate grows linearly: peak * step / warmup_steps."
-            elif step >= total:
-                hint += "After total_steps the rate stays at 0."
-            else:
-                hint += (
-                    "The cosine starts where warmup ends: progress = (step - warmup_steps) / "
-                    "(total_steps - warmup_steps), rate = peak * 0.5 * (1 + cos(pi * progress))."
-                )
-            raise AssertionError("Not yet: " + hint)
-    return passed("Exercise 5.2 (warmup-cosine learning rate)")
+                raise AssertionError(f"Not yet: {call} returned {answer!r}; return a number.") from None
+        expected = {step: _rate(schedule, step) for step in steps}
+        wrong = [step for step in steps if not _close(got[step], expected[step])]
+        if not wrong:
+            continue
+        step = wrong[0]
+        where = "during warmup" if step < warmup else ("after the end" if step >= total else "during decay")
+        hint = (
+            f"learning_rate({step}, {peak}, {total}, {warmup}, {fraction}) = {got[step]:.6g}, "
+            f"expected {expected[step]:.6g} ({where}). "
+        )
+        after_warmup = [s for s in steps if s >= warmup]
+        to_zero = {s: _cosine(peak, 0.0, min((s - warmup) / max(total - warmup, 1), 1.0)) for s in after_warmup}
+        if step < warmup:
+            hint += "During warmup the rate grows linearly: peak * step / warmup_steps."
+        elif floor and all(_close(got[s], max(to_zero[s], floor)) for s in after_warmup):
+            hint += (
+                "The floor is not a clip (max(rate, floor)): the whole cosine is squeezed "
+                "between peak and the floor, floor + (peak - floor) * 0.5 * (1 + cos(pi * progress))."
+            )
+        elif floor and all(_close(got[s], to_zero[s]) for s in after_warmup):
+            hint += (
+                "That is the cosine down to 0. Here it ends at the floor, final_fraction * peak: "
+                "the cosine runs between peak and the floor."
+            )
+        elif step >= total:
+            hint += "After total_steps the rate stays at the floor, final_fraction * peak."
+        else:
+            hint += (
+                "The cosine starts where warmup ends: progress = (step - warmup_steps) / "
+                "(total_steps - warmup_steps), rate = floor + (peak - floor) * 0.5 * "
+                "(1 + cos(pi * progress))."
+            )
+        raise AssertionError("Not yet: " + hint)
+    return passed("Exercise 5.2 (warmup-cosine learning rate with a floor)")
 
 
 # ---- Exercise 5.3: top-5 accuracy from logits ----------------------------------------------
@@ -131,6 +185,7 @@ def _identity_model(num_classes):
     return keras.Model(inputs, keras.layers.Identity()(inputs))
 
 
+@checker("Exercise 5.3")
 def check_top5_accuracy(top5_accuracy):
     """Exercise 5.3: ``top5_accuracy(logits, labels) -> float`` in numpy.
 
@@ -178,35 +233,57 @@ def check_top5_accuracy(top5_accuracy):
     return passed("Exercise 5.3 (top5_accuracy)")
 
 
-# ---- Exercise 5.4: titles that match their images (seed 001's mix-up) ----------------------
+# ---- Exercise 5.4: titles that match their images (the Keras ViT study notes' mix-up) ------
 
 
+def _pairs(answer):
+    """The answer as a list of (true, predicted) tuples; an array of shape (n, 2) is fine too."""
+    if isinstance(answer, np.ndarray):
+        answer = answer.tolist()
+    if not isinstance(answer, (list, tuple)):
+        return None
+    pairs = []
+    for pair in answer:
+        if isinstance(pair, np.ndarray):
+            pair = pair.tolist()
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            return None
+        pairs.append(tuple(pair))
+    return pairs
+
+
+@checker("Exercise 5.4")
 def check_prediction_titles(prediction_titles):
     """Exercise 5.4: ``prediction_titles(image_ids, y_true, y_pred, label_names)``.
 
     The plot shows ``x_test[image_ids[k]]`` in its k-th panel; return, for each
-    panel, the pair ``(true_name, predicted_name)`` of that same image.
+    panel, the pair ``(true_name, predicted_name)`` of that same image (a list of
+    pairs, or an array of shape (panels, 2)).
     """
     rng = np.random.default_rng(7)
     names = [f"class_{c}" for c in range(12)]
     y_true = rng.integers(0, 12, size=40)
     y_pred = rng.integers(0, 12, size=40)
     image_ids = rng.choice(40, size=9, replace=False)
-    got = prediction_titles(image_ids, y_true, y_pred, names)
+    answer = prediction_titles(image_ids, y_true, y_pred, names)
+    got = _pairs(answer)
     expect(
-        isinstance(got, (list, tuple)) and len(got) == len(image_ids),
-        f"prediction_titles returned {type(got).__name__} of length "
-        f"{len(got) if hasattr(got, '__len__') else '?'}; return one (true, predicted) pair per image id "
-        f"({len(image_ids)} here).",
+        got is not None,
+        f"prediction_titles returned {answer!r:.120}; return one (true_name, predicted_name) "
+        f"pair per panel, e.g. a list of {len(image_ids)} tuples.",
+    )
+    expect(
+        len(got) == len(image_ids),
+        f"prediction_titles returned {len(got)} pairs for {len(image_ids)} panels; return one "
+        "pair per image id.",
     )
     expected = [(names[y_true[i]], names[y_pred[i]]) for i in image_ids]
-    got = [tuple(pair) for pair in got]
     by_position = [(names[y_true[k]], names[y_pred[k]]) for k in range(len(image_ids))]
     if got == by_position and got != expected:
         raise AssertionError(
-            "Not yet: this is seed 001's mix-up. Panel k shows the image x_test[image_ids[k]], "
-            "but its names were looked up with k. Use the same index for the image and "
-            "its labels: y_true[image_ids[k]]."
+            "Not yet: this is the Keras ViT study notes' mix-up. Panel k shows the image "
+            "x_test[image_ids[k]], but its names were looked up with k. Use the same index for "
+            "the image and its labels: y_true[image_ids[k]]."
         )
     swapped = [(p, t) for t, p in expected]
     if got == swapped and got != expected:
@@ -218,3 +295,69 @@ def check_prediction_titles(prediction_titles):
             "index up in label_names to get a name.",
         )
     return passed("Exercise 5.4 (prediction_titles)")
+
+
+# ---- Exercise 5.5: train, checkpoint, evaluate, measured -----------------------------------
+
+DIGITS_SHAPE = (16, 16, 3)
+DIGITS_MIN_ACCURACY = 0.3  # chance is 0.1; one block trained for 3 epochs reaches about 0.6
+_MAX_PARAMETERS = 500_000
+
+
+@checker("Exercise 5.5")
+def check_train_on_digits(train_on_digits):
+    """Exercise 5.5: ``train_on_digits(data, out_dir) -> TrainResult``.
+
+    ``data`` is scikit-learn's digits at 16x16 (``load_digits_dataset(image_size=16)``).
+    The answer builds a small ``course_vit`` for them and trains it with
+    :func:`vitcourse.training.train` into ``out_dir``. The checker loads
+    ``out_dir/best.keras`` in safe mode, checks its input and output shapes, and
+    measures its accuracy on the test split, which training never saw: it must
+    be well above chance (10%).
+    """
+    from vitcourse.data import load_digits_dataset
+    from vitcourse.training import TrainResult
+
+    data = load_digits_dataset(image_size=DIGITS_SHAPE[0])
+    with tempfile.TemporaryDirectory(prefix="exercise-5.5-") as folder:
+        out_dir = Path(folder) / "digits_run"
+        result = train_on_digits(data, out_dir)
+        expect(
+            isinstance(result, TrainResult),
+            f"train_on_digits returned {type(result).__name__}; return what "
+            "vitcourse.training.train returns (a TrainResult).",
+        )
+        best = out_dir / "best.keras"
+        found = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else "the folder was not created"
+        expect(
+            best.is_file(),
+            f"There is no best.keras in out_dir ({found}): pass out_dir on to train, which "
+            "writes the best checkpoint there.",
+        )
+        model = keras.saving.load_model(best)  # safe mode, no custom_objects
+    input_shape = tuple(model.input_shape[1:])
+    expect(
+        input_shape == DIGITS_SHAPE,
+        f"The checkpoint takes inputs of shape {input_shape}; the digits are {DIGITS_SHAPE}: "
+        f"build_model('course_vit', input_shape={DIGITS_SHAPE}, ...).",
+    )
+    outputs = model.output_shape[-1]
+    expect(
+        outputs == data.num_classes,
+        f"The checkpoint has {outputs} outputs; there are {data.num_classes} digits: "
+        f"build_model('course_vit', num_classes={data.num_classes}, ...).",
+    )
+    expect(
+        model.count_params() <= _MAX_PARAMETERS,
+        f"The model has {model.count_params():,} parameters; keep it under {_MAX_PARAMETERS:,} "
+        "so that it trains in seconds: one transformer block (depth=1) is enough.",
+    )
+    accuracy = evaluate(model, data.x_test, data.y_test)["accuracy"]
+    expect(
+        accuracy >= DIGITS_MIN_ACCURACY,
+        f"The best checkpoint gets {accuracy:.0%} of the test digits right (chance is 10%; the "
+        f"check asks for {DIGITS_MIN_ACCURACY:.0%}). Train for 3 epochs or more, with "
+        "augmentation='none': course_vit's flip_shift mirrors the images (a mirrored 2 is not "
+        "a 2) and standardises them with CIFAR's colour statistics.",
+    )
+    return passed(f"Exercise 5.5 (train_on_digits: {accuracy:.0%} test accuracy, best checkpoint)")
