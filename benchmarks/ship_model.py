@@ -16,14 +16,15 @@ checks the sha256 first. Rerun the command to resume an interrupted run.
 
 import argparse
 import json
-import shutil
 import sys
-import time
 from pathlib import Path
+
+import keras
 
 from benchmarks.common import ROOT
 from vitcourse.data import CIFAR10_LABELS, file_digest
 from vitcourse.provenance import provenance, write_json
+from vitcourse.training import resume_info
 
 NAME = "course_vit_cifar10"
 OVERRIDES = ["depth=4"]
@@ -41,14 +42,15 @@ def main(argv=None):
                "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--out", args.out, "--quiet"]
     for override in OVERRIDES:
         command += ["--set", override]
-    start = time.perf_counter()
-    status = vitcourse_main(command)
-    if status:
-        return status
     out = Path(args.out)
+    if not resume_info(out)["complete"]:  # a finished run is packaged again, not retrained
+        status = vitcourse_main(command)
+        if status:
+            return status
     metrics = json.loads((out / "metrics.json").read_text())
     target = ROOT / "vitcourse" / "pretrained" / f"{NAME}.keras"
-    shutil.copyfile(out / "best.keras", target)
+    # The weights only, without the optimizer's state (which would triple the file).
+    keras.saving.load_model(out / "best.keras", compile=False).save(target)
     record = {
         "file": target.name,
         "sha256": file_digest(target, "sha256"),
@@ -66,7 +68,7 @@ def main(argv=None):
         "batch_size": metrics["batch_size"],
         "parameters": metrics["parameters"],
         "train_time_s": metrics["train_time_s"],
-        "wall_time_s": time.perf_counter() - start,
+        "wall_time_s": metrics["wall_time_s"],  # the training command's, evaluation included
         "training_provenance": metrics["provenance"],
         "provenance": provenance([sys.executable.split("/")[-1], "-m", "benchmarks.ship_model", *(argv or sys.argv[1:])]),
     }

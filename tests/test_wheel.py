@@ -8,6 +8,7 @@ folder outside the repository. `make test-wheel` runs it (marker ``wheel``).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,8 +71,12 @@ def installed(wheel, tmp_path_factory):
     env_dir = tmp_path_factory.mktemp("env") / "venv"
     run([sys.executable, "-m", "venv", str(env_dir)], cwd=env_dir.parent)
     python = env_dir / "bin" / "python"
+    # requirements.txt's pins as constraints (pip takes no extras there: jax[cpu] -> jax)
+    constraints = env_dir.parent / "constraints.txt"
+    pins = [re.sub(r"\[[^\]]*\]", "", line) for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    constraints.write_text("\n".join(pins) + "\n")
     run(
-        [python, "-m", "pip", "install", "-q", "-c", str(ROOT / "requirements.txt"), str(wheel), *NOTEBOOK_TOOLS],
+        [python, "-m", "pip", "install", "-q", "-c", str(constraints), str(wheel), *NOTEBOOK_TOOLS],
         cwd=env_dir.parent,
         env=clean_env(),
     )
