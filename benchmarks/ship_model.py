@@ -6,7 +6,7 @@ One recorded command: trains ``course_vit`` (4 blocks) on the CIFAR-10 JPEG copy
 (45,000 training images, 10% of them held out to pick the best epoch), measures
 it on the copy's 5,000 validation images, which training never saw, and writes
 
-- ``vitcourse/pretrained/course_vit_cifar10.keras``: the model (a few MB);
+- ``vitcourse/pretrained/course_vit_cifar10.weights.h5``: the model's weights (a few MB);
 - ``vitcourse/pretrained/course_vit_cifar10.json``: its sha256, held-out accuracy,
   training settings and provenance (command, hardware, time, commit).
 
@@ -48,15 +48,16 @@ def main(argv=None):
         if status:
             return status
     metrics = json.loads((out / "metrics.json").read_text())
-    target = ROOT / "vitcourse" / "pretrained" / f"{NAME}.keras"
-    # The weights only, without the optimizer's state (which would triple the file).
-    keras.saving.load_model(out / "best.keras", compile=False).save(target)
+    # The weights alone: a .keras file records each layer's full config, which older Keras
+    # versions (Colab's) refuse; the model is rebuilt from its preset and gets these weights.
+    target = ROOT / "vitcourse" / "pretrained" / f"{NAME}.weights.h5"
+    keras.saving.load_model(out / "best.keras", compile=False).save_weights(target)
     record = {
         "file": target.name,
         "sha256": file_digest(target, "sha256"),
         "bytes": target.stat().st_size,
         "preset": "course_vit",
-        "overrides": OVERRIDES,
+        "overrides": metrics["overrides"],  # what build_model needs, num_classes included
         "dataset": "CIFAR-10 (JPEG copy)",
         "label_names": list(CIFAR10_LABELS),
         "train_images": metrics["train_images"],
@@ -72,7 +73,7 @@ def main(argv=None):
         "training_provenance": metrics["provenance"],
         "provenance": provenance([sys.executable.split("/")[-1], "-m", "benchmarks.ship_model", *(argv or sys.argv[1:])]),
     }
-    write_json(target.with_suffix(".json"), record)
+    write_json(target.parent / f"{NAME}.json", record)
     print(f"wrote {target} ({record['bytes']:,} bytes): held-out accuracy {record['held_out_accuracy']:.3f}")
     return 0
 

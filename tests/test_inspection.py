@@ -11,6 +11,7 @@ from vitcourse.inspection import (
     attention_maps,
     attention_rollout,
     mean_attention_distance,
+    mosaic,
     patch_filters,
     photograph_crops,
     position_similarity,
@@ -173,3 +174,48 @@ def test_inspection_works_on_a_model_loaded_from_a_file(tmp_path):
         np.testing.assert_allclose(before, after, atol=1e-6)
     assert token_layout(loaded) == token_layout(model)
     np.testing.assert_array_equal(position_table(loaded), position_table(model))
+
+
+def test_mosaic_lays_tiles_out_with_gaps():
+    tiles = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)
+    out = mosaic(tiles, gap=1)
+    assert out.shape == (2 * 3 - 1, 3 * 3 - 1)
+    np.testing.assert_array_equal(out[3:5, 6:8], tiles[1, 2])
+    assert np.isnan(out[2]).all() and np.isnan(out[:, 2]).all()
+    assert mosaic(np.zeros((1, 2, 4, 4, 3)), gap=2, fill=1.0).shape == (4, 10, 3)
+
+
+def test_chapter_08_says_what_the_shipped_model_shows():
+    """Chapter 08's prose states numbers of the shipped model; they must be what its functions give."""
+    import json
+    from pathlib import Path
+
+    from vitcourse.layers import sincos_table
+    from vitcourse.pretrained import load_trained
+
+    notebook = Path(__file__).resolve().parents[1] / "chapters" / "08_inside_a_vit.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    prose = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    model = load_trained()
+    layout = token_layout(model)
+    distance = mean_attention_distance(attention_maps(model, photograph_crops(64).astype("float32")), layout)
+    _, trained = similarity_by_distance(position_similarity(position_table(model), layout))
+    _, fixed = similarity_by_distance(position_similarity(sincos_table(64, 128), layout))
+    _, share = patch_filters(model, count=3)
+    stated = [  # (template, value, tolerance): the prose may round either way within the tolerance
+        ("from {:.1f} to", distance[0].min(), 0.06),  # the first block's spread of heads
+        ("to {:.1f} pixels: two heads", distance[0].max(), 0.06),
+        ("({:.1f} to", distance[1:].min(), 0.06),  # blocks 2 to 4
+        ("to {:.1f} pixels), and", distance[1:].max(), 0.06),
+        ("from {:.1f} pixels in block 1", distance[0].mean(), 0.06),
+        ("to {:.1f} in block 4", distance[-1].mean(), 0.06),
+        ("about {:+.2f} for neighbours", trained[0], 0.006),
+        ("{:+.2f} two patches apart", trained[2], 0.006),
+        ("({:+.2f} even for the farthest pair)", fixed[-1], 0.006),
+        ("the first three hold {:.0%} of it", share.sum(), 0.006),
+    ]
+    for template, value, tolerance in stated:
+        said = {template.format(value + d) for d in (-tolerance, 0, tolerance)}
+        assert any(text in prose for text in said), (
+            f"chapter 08 should say {template.format(value)!r}: rerun the chapter and update its prose"
+        )

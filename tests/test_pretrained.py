@@ -26,7 +26,7 @@ def test_the_shipped_model_matches_its_record():
 def test_a_damaged_file_is_refused_before_loading(tmp_path, monkeypatch):
     for path in pretrained.HERE.glob(f"{pretrained.NAME}.*"):
         shutil.copy(path, tmp_path / path.name)
-    damaged = tmp_path / f"{pretrained.NAME}.keras"
+    damaged = tmp_path / f"{pretrained.NAME}.weights.h5"
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0xFF
     damaged.write_bytes(bytes(data))

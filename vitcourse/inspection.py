@@ -274,3 +274,19 @@ def photograph_crops(count, size=32, seed=0):
         top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
         crops.append(_square(photo, size, (left, top, left + side, top + side)))
     return np.stack(crops)
+
+
+def mosaic(tiles, gap=1, fill=np.nan):
+    """Tiles (rows, cols, h, w[, C]) laid out as one image, ``gap`` pixels of ``fill`` between them.
+
+    Draws a grid of small maps (the position similarities, the patch filters) with one
+    ``imshow`` instead of one subplot per map. Returns (rows * (h + gap) - gap, cols * (w + gap) - gap[, C]).
+    """
+    tiles = np.asarray(tiles, dtype="float64")
+    rows, cols, h, w = tiles.shape[:4]
+    extra = tiles.shape[4:]
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, *extra), fill)
+    for r in range(rows):
+        for c in range(cols):
+            out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[r, c]
+    return out

@@ -477,3 +477,129 @@ def section_between(text, start=README_START, end=README_END):
     if not (found_start and found_end):
         return None
     return section.removeprefix("\n")
+
+
+# ---- chapter 09: transfer in miniature and weight averaging ----------------------------------
+
+
+def _mean_sd(row):
+    """``"61.2% ± 1.3"``: a summary row's mean and its standard deviation over seeds, in points."""
+    if row.get("mean") is None:
+        return None
+    sd = "" if row.get("stdev") is None else f" ± {100 * row['stdev']:.1f}"
+    return f"{100 * row['mean']:.1f}%{sd}"
+
+
+def _range(row):
+    if row.get("min") is None:
+        return None
+    return f"{100 * row['min']:.1f}-{100 * row['max']:.1f}%"
+
+
+def _record_line(record, file):
+    provenance = record["provenance"]
+    return (
+        f"Record: `results/{file}`, {provenance['utc_time']}, on {provenance['hardware_summary']} "
+        f"({provenance['backend']}, Keras {provenance['packages'].get('keras')}), commit "
+        f"`{provenance['git_commit']}`, {record['wall_time_s']:.0f} s in all.\n\n"
+        f"Command: `{provenance['command']}`"
+    )
+
+
+def transfer_table(record):
+    """Fine-tuned, linear probe and from scratch at equal steps: held-out accuracy over seeds."""
+    headers = ["Method", "Trainable parameters", "Held-out accuracy", "Range over seeds", "Seeds", "Hardware"]
+    rows = []
+    for method, row in record["summary"].items():
+        run = next(r for r in record["runs"] if r["method"] == method)
+        rows.append([method, f"{run['trainable_parameters']:,}", _mean_sd(row), _range(row), row["seeds"],
+                     _machine_short(record)])  # fmt: skip
+    return markdown_table(headers, rows)
+
+
+def transfer_details(record, file):
+    """Every run behind :func:`transfer_table`, the pretraining, the record and its command."""
+    source = record["pretraining"]
+    runs = markdown_table(
+        ["Method", "Seed", "Peak learning rate", "Final train accuracy", "Held-out accuracy", "Train s"],
+        [[r["method"], r["seed"], r["learning_rate"], _percent(r["final_train_accuracy"]),
+          _percent(r["held_out_accuracy"]), r["train_seconds"]] for r in record["runs"]],
+    )  # fmt: skip
+    return "\n\n".join([
+        f"Pretraining: {record['model']}, {source['train_images']:,} images of {', '.join(source['classes'])}, "
+        f"{source['epochs']} epochs ({source['steps']} steps of {source['batch_size']}), "
+        f"{_percent(source['held_out_accuracy'])} on {source['held_out_images']:,} held-out images of those classes.",
+        f"Fine-tuning data: {record['target_train_images']} images of {', '.join(record['target_classes'])} "
+        f"({record['target_subset']}); {record['equal_budget']}; {record['schedule']}. Measured on "
+        f"{record['held_out_images']:,} held-out images of these classes. Each seed sets "
+        f"{record['seed_controls']}.",
+        runs,
+        _record_line(record, file),
+    ])  # fmt: skip
+
+
+def transfer_markdown(results_dir=None):
+    """The recorded transfer runs (``results/transfer_cifar10*.json``) as markdown for chapter 09."""
+    parts = []
+    for file, record in recorded_runs("transfer_cifar10", results_dir):
+        parts += [
+            f"**Transfer in miniature**, recorded on {_where(record)} (`results/{file}`): accuracy on "
+            f"{record['held_out_images']:,} held-out images of the five new classes after "
+            f"{record['equal_budget']}, mean ± standard deviation over {len(record['seeds'])} seeds.",
+            transfer_table(record),
+            _dropdown(f"Details: results/{file}", transfer_details(record, file)),
+        ]
+    return "\n\n".join(parts) or (
+        "No recorded transfer run here: it lives in the repository's `results/` folder "
+        "(`python -m benchmarks.transfer`), which an installed package does not have."
+    )
+
+
+def weight_averaging_table(record):
+    """Best single checkpoint, averages of checkpoints, and the average of two separate runs."""
+    headers = ["Weights", "Held-out accuracy", "Range", "Runs", "Hardware"]
+    rows = []
+    for name, row in record["summary"].items():
+        count = row.get("seeds") or row.get("pairs")
+        what = f"{count} seed{'s' * (count != 1)}" if "seeds" in row else f"{count} pair{'s' * (count != 1)} of seeds"
+        rows.append([name, _mean_sd(row), _range(row), what, _machine_short(record)])
+    return markdown_table(headers, rows)
+
+
+def weight_averaging_details(record, file):
+    """Each seed's checkpoints and averages, the pairs of runs, the record and its command."""
+    names = [name for name in record["summary"] if name != "average of two separate runs"]
+    per_seed = markdown_table(
+        ["Seed", "Best epochs (selection)", *names],
+        [[r["seed"], ", ".join(map(str, r["best_epochs"])), *[_percent(r["report_accuracy"][n]) for n in names]]
+         for r in record["runs"]],
+    )  # fmt: skip
+    pairs = markdown_table(
+        ["Seeds averaged", "Averaged model", "First alone", "Second alone"],
+        [[" and ".join(map(str, p["seeds"])), _percent(p["report_accuracy"]), _percent(p["alone"][0]),
+          _percent(p["alone"][1])] for p in record["across_runs"]],
+    )  # fmt: skip
+    return "\n\n".join([
+        f"{record['model']}; {record['dataset_description']}. {record['epochs']} epochs of "
+        f"{record['steps_per_epoch']} steps (batch {record['batch_size']}); {record['schedule']}; "
+        f"checkpoints: {record['checkpoints']}. Each seed sets {record['seed_controls']}.",
+        per_seed,
+        pairs,
+        _record_line(record, file),
+    ])  # fmt: skip
+
+
+def weight_averaging_markdown(results_dir=None):
+    """The recorded weight-averaging runs (``results/weight_averaging_cifar10*.json``) as markdown."""
+    parts = []
+    for file, record in recorded_runs("weight_averaging_cifar10", results_dir):
+        parts += [
+            f"**Weight averaging**, recorded on {_where(record)} (`results/{file}`): accuracy on held-out "
+            f"images that neither training nor the choice of checkpoints saw, mean ± standard deviation.",
+            weight_averaging_table(record),
+            _dropdown(f"Details: results/{file}", weight_averaging_details(record, file)),
+        ]
+    return "\n\n".join(parts) or (
+        "No recorded weight-averaging run here: it lives in the repository's `results/` folder "
+        "(`python -m benchmarks.weight_averaging`), which an installed package does not have."
+    )

@@ -8,7 +8,7 @@ copy; ``course_vit_cifar10.json`` beside it holds its sha256, its accuracy on
 
 Example::
 
-    model = load_trained()             # checks the file's sha256, then loads it (safe mode)
+    model = load_trained()             # checks the weights' sha256, then builds and loads the model
     record = trained_record()          # {"held_out_accuracy": ..., "label_names": [...], ...}
 
 Introduced in chapter 08.
@@ -35,8 +35,12 @@ def trained_record(name=NAME):
 
 
 def load_trained(name=NAME):
-    """The shipped trained model ``name``, loaded in safe mode after its sha256 is checked."""
-    import keras
+    """The shipped trained model ``name``: built from its preset, given its weights once their sha256 is checked.
+
+    Only the weights ship (a ``.weights.h5`` file), so the model loads on every Keras 3
+    version the package supports; a whole ``.keras`` file from a newer Keras does not.
+    """
+    from vitcourse.presets import build_model
 
     record = trained_record(name)
     path = HERE / record["file"]
@@ -46,4 +50,6 @@ def load_trained(name=NAME):
             f"{path} has sha256 {digest}, but {name}.json records {record['sha256']}: the file is "
             "damaged or was replaced. Reinstall the package (or rerun `python -m benchmarks.ship_model`)."
         )
-    return keras.saving.load_model(path, safe_mode=True)
+    model = build_model(record["preset"], **record["overrides"])
+    model.load_weights(path)
+    return model
