@@ -53,7 +53,7 @@ test-site: book
 
 # The oldest Keras, TensorFlow and JAX that pyproject.toml declares (requirements-min.txt), with
 # the built wheel installed (not this checkout): the package tests on TensorFlow, and chapter 01.
-MIN_VENV := .venv-min
+MIN_VENV := _build/venv-min
 test-min-versions: $(STAMP)
 	rm -rf build _build/wheel $(MIN_VENV) && mkdir -p _build/wheel
 	$(BIN)/python -m pip wheel -q --no-deps -w _build/wheel .
