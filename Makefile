@@ -24,8 +24,9 @@ system:
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq graphviz chromium chromium-driver >/dev/null
 
+# --all: every page is executed again, also when only the package or a recorded run changed.
 book: $(STAMP)
-	$(SMOKE) $(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(SMOKE) $(BIN)/jupyter-book build . --all --warningiserror --keep-going
 
 # The student versions (solutions replaced by stubs) are committed in student/, so that the
 # instructors' page can link each one to Colab; tests/test_student.py checks they are up to date.
