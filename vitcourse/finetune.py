@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from vitcourse.layers import Patches, PatchEncoder, PositionEmbedding
+from vitcourse.presets import walk_layers
 
 HEAD = "classifier"
 # keras-hub's ImageNet ViT-B/16, 224x224 inputs, 86M parameters (the pet breeds write-up's B/16)
@@ -248,7 +249,7 @@ def with_image_size(model, image_size):
     height, width = model.input_shape[1:3]
     if height != width:
         raise ValueError(f"with_image_size needs square inputs; {model.name!r} takes {height}x{width}.")
-    if any(isinstance(layer, keras.layers.Resizing) for layer in _walk(model)):
+    if any(isinstance(layer, keras.layers.Resizing) for layer in walk_layers(model)):
         raise ValueError(
             f"{model.name!r} resizes its inputs before cutting patches: change that Resizing layer's "
             "size instead (the preset's image_size)."
@@ -278,12 +279,6 @@ def with_image_size(model, image_size):
         new_weights.append(value)
     resized.set_weights(new_weights)
     return resized
-
-
-def _walk(layer):
-    yield layer
-    for sub in getattr(layer, "layers", []):
-        yield from _walk(sub)
 
 
 

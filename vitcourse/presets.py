@@ -467,16 +467,17 @@ def prepare_model(model, x_train, max_images=10_000):
     """
     import numpy as np
 
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         if isinstance(layer, layers.Normalization) and layer.input_mean is None:
             layer.adapt(np.asarray(x_train[:max_images], dtype="float32"))
     return model
 
 
-def _walk(layer):
+def walk_layers(layer):
+    """``layer`` and every layer inside it, nested models and ``Sequential`` blocks included."""
     yield layer
     for sub in getattr(layer, "layers", []):
-        yield from _walk(sub)
+        yield from walk_layers(sub)
 
 
 def describe(name):

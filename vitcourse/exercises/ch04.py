@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from vitcourse.exercises import checker, expect, passed
+from vitcourse.presets import walk_layers
 
 
 def _adapted_normalization(images):
@@ -231,11 +232,6 @@ DIGITS_MIN_ACCURACY = 0.4  # chance is 0.1 on 10 classes; a working answer reach
 _MAX_PARAMETERS = 1_000_000
 
 
-def _all_layers(layer):
-    yield layer
-    for inner in getattr(layer, "layers", []):
-        yield from _all_layers(inner)
-
 
 def _train_on_digits(model, seed=0):
     """Compiles ``model`` with the course's optimizer, fits it briefly on the digits; test accuracy."""
@@ -281,7 +277,7 @@ def check_digits_model(digits_model):
         f"The model's output has shape {output_shape}; there are 10 digits: end with "
         "keras.layers.Dense(10), one logit per class.",
     )
-    flips = [layer.name for layer in _all_layers(model) if isinstance(layer, keras.layers.RandomFlip)]
+    flips = [layer.name for layer in walk_layers(model) if isinstance(layer, keras.layers.RandomFlip)]
     if flips:
         raise AssertionError(
             f"Not yet: the model flips its images ({', '.join(flips)}). A flip suits photographs "
@@ -289,7 +285,7 @@ def check_digits_model(digits_model):
             "Use a small shift (RandomTranslation) or rotation (RandomRotation) instead."
         )
     random_layers = [
-        layer.name for layer in _all_layers(model) if type(layer).__name__.startswith("Random")
+        layer.name for layer in walk_layers(model) if type(layer).__name__.startswith("Random")
     ]
     expect(
         random_layers,
