@@ -11,8 +11,11 @@ sizes). A training step costs 3x the forward pass (the backward pass computes
 two products per forward product). Achieved FLOP/s = training FLOPs per image x
 training images per second, the latter measured exactly as ``benchmarks/throughput.py``
 does (one fresh subprocess per configuration). The share of the peak needs the
-device's peak, from :data:`PEAK_TFLOPS`; on a CPU only the achieved figure is
-reported.
+device's peak: a GPU's from :data:`PEAK_TFLOPS` (the vendor's datasheet), a
+CPU's float32 peak from its own flags (:func:`cpu_peak`: cores x vector lanes x
+FMA units x 2 x clock). A CPU's bfloat16 peak is not modelled (it depends on
+units the flags name but do not size), so mixed-precision rows on a CPU give
+the achieved figure only.
 
 Options measured: fp32 vs ``mixed_bfloat16`` (``keras.mixed_precision``), and
 attention ``auto`` (``keras.ops.dot_product_attention`` with Keras' default
@@ -50,8 +53,65 @@ PEAK_TFLOPS = {
 }
 
 
-def peak_tflops(device, mixed_precision):
-    """The device's dense peak for the run's precision, or None where it is not in the table (CPUs)."""
+# FMA units per core are not in the CPU's flags. Every x86 server core since
+# Haswell (Intel) and Zen (AMD) has two vector FMA pipes; a Zen 4 runs a 512-bit
+# FMA as two 256-bit halves, so its 16 AVX-512 lanes go through one "unit".
+FMA_UNITS = 2
+
+
+def cpu_peak(cpuinfo=None, cores=None):
+    """The CPU's nominal float32 peak, from its own flags: a dict with the inputs and ``tflops``.
+
+    peak = cores x float32 lanes x FMA units x 2 FLOPs (a multiply-add) x clock.
+    Lanes come from the widest vector extension in the flags (``avx512f``: 16,
+    ``avx``/``avx2``: 8, else 4); FMA units are :data:`FMA_UNITS` (2, halved
+    for a Zen 4, whose AVX-512 is double-pumped); the clock is the ``cpu MHz``
+    that the kernel reports (the base clock on a VM; turbo would raise the peak).
+    ``bf16_units`` names the bfloat16 matrix or dot-product units the flags show
+    (``amx_bf16``, ``avx512_bf16``) or is None. ``cpuinfo``: the text of
+    /proc/cpuinfo (default: read it); ``cores``: usable cores (default: this process's).
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return None
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    if "cpu mhz" not in fields or not flags:
+        return None
+    isa = next((f for f in ("avx512f", "avx2", "avx") if f in flags), "sse")
+    lanes = {"avx512f": 16, "avx2": 8, "avx": 8}.get(isa, 4)
+    model = fields.get("model name", "")
+    zen4 = isa == "avx512f" and "AMD" in model and "avx512_vp2intersect" not in flags  # Zen 5 adds it
+    units = 1 if zen4 else FMA_UNITS
+    ghz = float(fields["cpu mhz"]) / 1000
+    cores = cores or len(os.sched_getaffinity(0))
+    bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return {
+        "cpu": model,
+        "cores": cores,
+        "isa": isa,
+        "fp32_lanes": lanes,
+        "fma_units": units,
+        "ghz": round(ghz, 3),
+        "tflops": round(cores * lanes * units * 2 * ghz / 1000, 4),
+        "bf16_units": bf16[0] if bf16 else None,
+        "formula": "cores x fp32 lanes x FMA units x 2 x clock (cpu MHz as the kernel reports it)",
+    }
+
+
+def peak_tflops(device, mixed_precision, cpu=None):
+    """The device's dense peak for the run's precision, or None where it is unknown.
+
+    ``cpu``: :func:`cpu_peak`'s dict, used when ``device`` is a CPU (float32 only).
+    """
+    if device.upper().startswith("CPU"):
+        return cpu["tflops"] if cpu and not mixed_precision else None
     name = device.lower()
     for key, (tf32, bf16) in PEAK_TFLOPS.items():
         if key in name:
@@ -82,6 +142,12 @@ def forward_flops(preset):
         for size in p.input_shape:
             inputs *= size
         tokenizer = dense_flops(1, inputs, p.features_units) + dense_flops(tokens, dim, dim)
+    elif p.tokenizer == "conv":  # each stage: a 3x3 convolution at its input's resolution, then a 2x pool
+        tokenizer, width, grid = 0, channels, side
+        for filters in p.conv_filters:
+            tokenizer += 2 * grid * grid * 9 * width * filters
+            width, grid = filters, grid // 2
+        tokenizer += dense_flops(tokens, width, dim)
     else:  # each token: a patch of P*P pixels (x5 images for Shifted Patch Tokenization)
         patch = p.patch_size**2 * channels * (5 if p.tokenizer == "spt" else 1)
         tokenizer = dense_flops(tokens, patch, dim)
@@ -164,6 +230,7 @@ def main(argv=None):
     flops = forward_flops(preset)
     per_image = train_flops_per_image(preset)
     xla_flops = xla_check(args.preset, args.num_classes)
+    cpu = cpu_peak()
     snapshot = machine_snapshot()
     started = time.perf_counter()
     results = []
@@ -190,7 +257,7 @@ def main(argv=None):
         result = dict(run_in_subprocess(config), contention=contention(config_snapshot))
         if "error" not in result:
             achieved = per_image * result["train_images_per_second"]
-            peak = peak_tflops(result["device"], config["mixed_precision"])
+            peak = peak_tflops(result["device"], config["mixed_precision"], cpu)
             result["achieved_tflops"] = round(achieved / 1e12, 4)
             result["peak_tflops"] = peak
             result["share_of_peak"] = round(achieved / 1e12 / peak, 4) if peak else None
@@ -211,6 +278,7 @@ def main(argv=None):
         "flop_counting": "analytic matmul FLOPs (multiply-add = 2), training = 3x forward; see forward_flops()",
         # XLA's count of the same forward pass (no augmentation), elementwise work included
         "xla_forward_flops_per_image": xla_flops,
+        "cpu_peak": cpu,
         "configurations": results,
         "wall_time_s": round(time.perf_counter() - started, 1),
         "provenance": provenance,

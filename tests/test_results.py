@@ -146,6 +146,22 @@ def _peaks_of_h100_sxm():
     return tuple(round(value) for value in PEAK_TFLOPS["h100 sxm"])
 
 
+def _cpu_peak_of(flags, cores=1, mhz=1000, model="X"):
+    from benchmarks.gpu_efficiency import cpu_peak
+
+    return cpu_peak(f"model name : {model}\ncpu MHz : {mhz}\nflags : fpu {flags}\n", cores=cores)
+
+
+def _cpu_peak_lanes():
+    return tuple(_cpu_peak_of(flags)["fp32_lanes"] for flags in ("avx2 avx512f", "avx avx2"))
+
+
+def _fma_units():
+    from benchmarks.gpu_efficiency import FMA_UNITS
+
+    return FMA_UNITS
+
+
 def _kerasio_reference():
     preset = get_preset("kerasio_vit")
     return preset.expected_accuracy.startswith("55% top-1") and preset.epochs == 100
@@ -163,8 +179,19 @@ CONSTANTS = [
      lambda: "--batch-sizes 256 512 1024 --steps 30" in _gpu_run()),
     (r"989 TFLOP/s bf16, 495 TFLOP/s TF32", "PEAK_TFLOPS of an H100 SXM (NVIDIA's datasheet)",
      lambda: _peaks_of_h100_sxm() == (495, 989)),
-    (r"22 minutes of GPU time", "the sum of gpu_run.sh's estimates: 8 + 8 (the same for kerasio_vit) + 6 min",
-     lambda: "(~8 min)" in _gpu_run() and "(~6 min)" in _gpu_run()),
+    (r"15 minutes of\s+device time", "the device tool's budget per session, in gpu_run.sh's header",
+     lambda: "15 minutes of device time a session" in _gpu_run()),
+    (r"about 9 minutes", "gpu_run.sh's estimate of its `all` step", lambda: "(~9 min, below)" in _gpu_run()),
+    (r"150 s of training each", "gpu_run.sh all's default budget", lambda: 'budget="${BUDGET:-150}"' in _gpu_run()),
+    (r"every 5 s of training", "gpu_run.sh all's evaluations", lambda: "--evaluations $((budget / 5))" in _gpu_run()),
+    (r"60%, 80% and 90%", "equal_budget's thresholds",
+     lambda: __import__("benchmarks.equal_budget").equal_budget.THRESHOLDS == (0.6, 0.8, 0.9)),
+    (r"batch\s+1024, in float32", "gpu_run.sh all's efficiency setting",
+     lambda: "--batch-sizes 1024 --attention auto --steps 30" in _gpu_run()),
+    (r"16 with `avx512f`, 8 with `avx2`", "cpu_peak's lanes", lambda: _cpu_peak_lanes() == (16, 8)),
+    (r"\(two per core, one for a Zen 4, whose 512-bit FMAs", "cpu_peak's FMA units", lambda: _fma_units() == 2),
+    (r"x 2 x the clock", "a multiply-add is 2 FLOPs: cpu_peak's formula",
+     lambda: _cpu_peak_of("avx2", cores=2, mhz=3000)["tflops"] == 2 * 8 * 2 * 2 * 3.0 / 1000),
     (r"10-minute command leaves no room for 600 s", "the lent machine's limit per command",
      lambda: "10 minutes a\n# command" in _gpu_run()),
     (r"keras\.io's 55% after 100 epochs", "keras.io's own claim, kept in the kerasio_vit preset",
@@ -655,3 +682,55 @@ def test_book_times_runs_a_notebook_and_reports_a_failure(tmp_path):
     assert error is None and seconds > 0
     seconds, error = run_notebook(bad, "smoke", timeout=120)
     assert seconds is None and "no CIFAR" in error
+
+
+# ---------------------------------------------------------------------------
+# A CPU's peak, from its flags.
+
+
+def test_cpu_peak_from_flags():
+    from benchmarks.gpu_efficiency import cpu_peak, peak_tflops
+
+    def peak(flags, model="Intel(R) Xeon(R)", mhz=2000, cores=2):
+        return cpu_peak(f"processor : 0\nmodel name : {model}\ncpu MHz : {mhz}\nflags : fpu {flags}\n", cores=cores)
+
+    xeon = peak("avx avx2 fma avx512f amx_bf16 avx512_bf16")
+    assert (xeon["isa"], xeon["fp32_lanes"], xeon["fma_units"], xeon["bf16_units"]) == ("avx512f", 16, 2, "amx_bf16")
+    assert xeon["tflops"] == pytest.approx(2 * 16 * 2 * 2 * 2.0 / 1000)
+    zen4 = peak("avx avx2 fma avx512f avx512_bf16", model="AMD EPYC 9654")
+    assert zen4["fma_units"] == 1 and zen4["tflops"] == pytest.approx(xeon["tflops"] / 2)
+    zen5 = peak("avx avx2 fma avx512f avx512_vp2intersect", model="AMD EPYC")
+    assert zen5["fma_units"] == 2 and zen5["bf16_units"] is None
+    old = peak("sse4_2 avx avx2 fma", mhz=3000, cores=4)
+    assert (old["fp32_lanes"], old["tflops"]) == (8, pytest.approx(4 * 8 * 2 * 2 * 3.0 / 1000))
+    assert peak("sse4_2")["fp32_lanes"] == 4
+    assert cpu_peak("no flags here", cores=1) is None
+    # the peak applies to float32 rows on a CPU; bfloat16 on a CPU and unknown devices have none
+    assert peak_tflops("CPU", False, xeon) == xeon["tflops"]
+    assert peak_tflops("CPU", True, xeon) is None and peak_tflops("CPU", False, None) is None
+    assert peak_tflops("NVIDIA H200", True) == 989.4 and peak_tflops("Mystery GPU", False) is None
+
+
+def test_conv_tokenizer_flops_by_hand():
+    # 32x32x3 images, two stages (4, 8 filters) -> 8x8 = 64 tokens of 8 channels, projected to 8
+    preset = get_preset(
+        "conv_stem_vit", conv_filters=(4, 8), projection_dim=8, num_heads=2, key_dim=4, depth=1,
+        mlp_units=(16, 8), num_classes=10,
+    )  # fmt: skip
+    stem = 2 * 32 * 32 * 9 * 3 * 4 + 2 * 16 * 16 * 9 * 4 * 8
+    assert forward_flops(preset)["tokenizer"] == stem + 2 * 64 * 8 * 8
+    model = build_model("conv_stem_vit", conv_filters=(4, 8), projection_dim=8, num_heads=2, key_dim=4,
+                        depth=1, mlp_units=(16, 8), num_classes=10)  # fmt: skip
+    kernels = [w for w in model.weights if "stem_conv" in w.path and w.path.endswith("kernel")]
+    assert [tuple(k.shape) for k in kernels] == [(3, 3, 3, 4), (3, 3, 4, 8)]
+
+
+def test_conv_stem_vit_states_its_recorded_accuracy():
+    """The preset's expected_accuracy repeats the hybrid record's summary, rounded as written."""
+    record = results.load_result("hybrid_cifar10_cpu-2core")
+    text = get_preset("conv_stem_vit").expected_accuracy
+    for name in ("conv_stem_vit", "course_vit"):
+        summary = record["summary"][name]
+        assert f"{100 * summary['mean']:.1f}% ± {100 * summary['stdev']:.1f}" in text, name
+    assert f"{record['steps']} steps of {record['batch_size']}" in text
+    assert f"{record['held_out_images']:,} held-out" in text

@@ -296,3 +296,36 @@ def test_resume_info_of_an_empty_folder(tmp_path):
     assert info["completed_epochs"] == 0
     assert not info["can_resume"]
     assert info["best_val_accuracy"] is None
+
+
+def test_jax_compiles_the_step_even_with_keras_random_translation():
+    """Keras marks RandomTranslation supports_jit=False, which would turn XLA off for the whole step on JAX."""
+    from vitcourse.presets import build_model
+
+    model = build_model(
+        "course_vit", num_classes=3, depth=1, projection_dim=16, num_heads=2, mlp_units=(32, 16), patch_size=8
+    )
+    assert any(isinstance(layer, keras.layers.RandomTranslation) for layer in model.get_layer("augmentation").layers)
+    compile_model(model, total_steps=2)
+    assert model.jit_compile is (keras.backend.backend() == "jax")  # TensorFlow on a CPU: its own "auto", off
+    x = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3)).astype("float32")
+    history = model.fit(x, np.arange(8) % 3, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    compile_model(model, total_steps=2, jit_compile=False)
+    assert model.jit_compile is False  # an explicit choice is kept
+
+
+@pytest.mark.parametrize("layer", [keras.layers.RandomRotation(0.02), keras.layers.RandomZoom(0.2, 0.2)])
+def test_the_other_keras_image_layers_compile_under_jax_jit(layer):
+    """kerasio_vit's rotation and zoom, also marked supports_jit=False, transform images inside jax.jit."""
+    from vitcourse.training import JAX_JITTABLE
+
+    assert isinstance(layer, JAX_JITTABLE)
+    if keras.backend.backend() != "jax":
+        pytest.skip("compile_model marks these layers jittable on JAX only")
+    import jax
+
+    images = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+    out = np.asarray(jax.jit(lambda x: layer(x, training=True))(images))
+    assert out.shape == images.shape and np.isfinite(out).all()
+    assert not np.allclose(out, images)  # it transformed them

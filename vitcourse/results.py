@@ -293,6 +293,14 @@ def throughput_table(record):
     return markdown_table(headers, rows)
 
 
+def _no_peak(record, row):
+    if not row.get("device", "CPU").upper().startswith("CPU"):
+        return "n/a (peak of this device not in the table)"
+    if not record.get("cpu_peak"):
+        return "n/a (no CPU peak in this record)"
+    return "n/a (a CPU's bfloat16 peak is not modelled)" if row["mixed_precision"] else "n/a"
+
+
 def gpu_efficiency_table(records):
     """Achieved FLOP/s and share of peak per configuration; a "not yet measured" GPU row if none."""
     headers = ["Hardware", "Backend", "Batch", "Precision", "Attention", "Train images/s",
@@ -306,7 +314,7 @@ def gpu_efficiency_table(records):
             if "error" in r:
                 rows.append(settings + [f"failed: {r['error'][:80]}", "-", "-", _others(r)])
                 continue
-            share = _percent(r["share_of_peak"]) if r["share_of_peak"] is not None else "n/a (no peak for a CPU)"
+            share = _percent(r["share_of_peak"]) if r["share_of_peak"] is not None else _no_peak(record, r)
             achieved = f"{r['achieved_tflops']:.3g}"
             rows.append(settings + [r["train_images_per_second"], achieved, share, _others(r)])
     if not any(_on_gpu(record) for record in records):

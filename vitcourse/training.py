@@ -45,10 +45,12 @@ from keras import ops
 
 from vitcourse import distribute
 from vitcourse.data import ArrayDataset, stratified_split
-from vitcourse.presets import prepare_model
+from vitcourse.presets import prepare_model, walk_layers
 from vitcourse.provenance import write_json
 
 TOP_K = 5
+# Keras image layers marked supports_jit=False that compile under JAX's jit (see compile_model)
+JAX_JITTABLE = (keras.layers.RandomTranslation, keras.layers.RandomRotation, keras.layers.RandomZoom)
 # What train writes into out_dir, and what Keras's BackupAndRestore writes into backup/.
 OWN_FILES = ("history.json", "best.keras", "metrics.json")
 BACKUP_DIR = "backup"
@@ -102,6 +104,14 @@ def compile_model(
         from_logits: whether the model outputs logits rather than softmax probabilities.
         jit_compile: passed on to ``model.compile``.
 
+    On JAX, Keras turns XLA off for the whole training step (``"auto"``, and
+    even ``True``) when the model holds a layer marked ``supports_jit = False``,
+    as Keras's ``RandomTranslation``, ``RandomRotation`` and ``RandomZoom`` are
+    (for TensorFlow's sake). The step then runs op by op, many times slower on
+    a CPU (measured in benchmarks/README.md). Under JAX's ``jit`` those layers
+    compile (``tests/test_training.py`` trains with them), so on JAX this
+    function marks them ``supports_jit = True`` before compiling.
+
     Metrics: ``accuracy`` and, for more than 5 classes, ``top5_accuracy``
     (with 5 classes or fewer top-5 accuracy is always 1).
 
@@ -127,6 +137,10 @@ def compile_model(
         warmup_steps=warmup_steps,
         alpha=0.0,  # ends at 0
     )
+    if keras.backend.backend() == "jax":
+        for layer in walk_layers(model):
+            if isinstance(layer, JAX_JITTABLE):
+                layer.supports_jit = True  # Keras says False for TensorFlow's sake; under JAX's jit they compile
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     num_outputs = _num_outputs(model)
     if num_outputs is not None and num_outputs > TOP_K:
