@@ -33,11 +33,19 @@ _WHAT = {
 }
 
 
-def page_notice(mode=None):
-    """The notice of a page run in ``mode`` (default: the current run mode), as plain text."""
+def _extra(extra):
+    return f" {extra.strip()}" if extra and extra.strip() else ""
+
+
+def page_notice(mode=None, extra=None):
+    """The notice of a page run in ``mode`` (default: the current run mode), as plain text.
+
+    ``extra``: a sentence this page adds after the mode's description (e.g. that
+    pretrained weights cannot be downloaded offline).
+    """
     mode = mode or run_mode()
     return (
-        f"{mode.capitalize()} mode. {_WHAT[mode]} Numbers computed on this page are this run's "
+        f"{mode.capitalize()} mode. {_WHAT[mode]}{_extra(extra)} Numbers computed on this page are this run's "
         f"output, in {mode} mode. Numbers labelled as recorded come from recorded runs "
         f"(command, hardware, time, commit), listed in {RECORDED_URL}."
     )
@@ -46,11 +54,12 @@ def page_notice(mode=None):
 class PageNotice:
     """Shown as a framed box in Jupyter, Colab and the book; as text elsewhere."""
 
-    def __init__(self, mode=None):
+    def __init__(self, mode=None, extra=None):
         self.mode = mode or run_mode()
+        self.extra = extra
 
     def __repr__(self):
-        return page_notice(self.mode)
+        return page_notice(self.mode, self.extra)
 
     def _repr_html_(self):
         colour = "#b45309" if self.mode == "smoke" else "#1d4ed8"
@@ -58,15 +67,18 @@ class PageNotice:
             f'<div class="vitcourse-notice vitcourse-notice-{self.mode}" style="border-left: 6px '
             f'solid {colour}; background: #f8fafc; color: #111827; padding: 0.6em 1em; '
             f'margin: 0.5em 0;"><strong>{self.mode.capitalize()} mode.</strong> '
-            f"{escape(_WHAT[self.mode])} Numbers computed on this page are this run's output, "
+            f"{escape(_WHAT[self.mode] + _extra(self.extra))} Numbers computed on this page are this run's output, "
             f"in {self.mode} mode. Numbers labelled as recorded come from recorded runs "
             f'(command, hardware, time, commit): <a href="{RECORDED_URL}">the recorded results</a>.'
             "</div>"
         )
 
 
-def show_page_notice(mode=None):
-    """Displays the notice of this page's run mode (put it right under the chapter's title)."""
+def show_page_notice(mode=None, extra=None):
+    """Displays the notice of this page's run mode (put it right under the chapter's title).
+
+    ``extra``: an optional sentence about this page, shown after the mode's description.
+    """
     from IPython.display import display
 
-    display(PageNotice(mode))
+    display(PageNotice(mode, extra))
