@@ -7,6 +7,7 @@ Run the scripts from the repository root, as modules or as files:
 """
 
 import os
+import statistics
 import shlex
 import sys
 import time
@@ -107,3 +108,14 @@ def record_provenance(command, snapshot):
 def result_path(name):
     """``results/<name>.json``."""
     return RESULTS_DIR / f"{name}.json"
+
+
+def spread(values, digits=4):
+    """Mean, standard deviation (None for one value), min and max of per-seed figures, and how many."""
+    return {
+        "mean": round(statistics.mean(values), digits),
+        "stdev": round(statistics.stdev(values), digits) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+        "seeds": len(values),
+    }

@@ -26,7 +26,6 @@ weight decay. Writes ``results/hybrid_cifar10_<hardware-tag>.json`` (``--out`` t
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -35,7 +34,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 import keras
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path
+from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
 from vitcourse.data import load_cifar10_jpeg
 from vitcourse.presets import build_model, get_preset
 from vitcourse.provenance import write_json
@@ -54,15 +53,6 @@ def fit(model, x, y, batch_size, steps, learning_rate, weight_decay):
                         shuffle=True, verbose=0)  # fmt: skip
     return history.history["loss"][-1], history.history["accuracy"][-1]
 
-
-def stats(values, digits=4):
-    return {
-        "mean": round(statistics.mean(values), digits),
-        "stdev": round(statistics.stdev(values), digits) if len(values) > 1 else None,
-        "min": min(values),
-        "max": max(values),
-        "seeds": len(values),
-    }
 
 
 def main(argv=None):
@@ -112,9 +102,9 @@ def main(argv=None):
     for name in MODELS:
         mine = [run for run in runs if run["model"] == name]
         summary[name] = {
-            **stats([run["held_out_accuracy"] for run in mine]),
+            **spread([run["held_out_accuracy"] for run in mine]),
             "parameters": mine[0]["parameters"],
-            "train_seconds": stats([run["train_seconds"] for run in mine], digits=1),
+            "train_seconds": spread([run["train_seconds"] for run in mine], digits=1),
         }
     provenance = record_provenance(module_command("benchmarks.hybrid", argv), snapshot)
     record = {

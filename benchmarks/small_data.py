@@ -30,7 +30,6 @@ Writes ``results/small_data_<command>_<hardware-tag>.json``.
 import argparse
 import math
 import os
-import statistics
 import sys
 import time
 
@@ -40,7 +39,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 import keras
 import numpy as np
 
-from benchmarks.common import contention, machine_snapshot, module_command, record_provenance, result_path
+from benchmarks.common import contention, machine_snapshot, module_command, record_provenance, result_path, spread
 from vitcourse.data import load_cifar10_jpeg, stratified_subset
 from vitcourse.presets import build_model
 from vitcourse.provenance import write_json
@@ -159,11 +158,7 @@ def run_ablation(args, x, y, hx, hy):
     summary = {}
     for name, _ in ABLATION:
         values = [r["held_out_accuracy"] for r in runs if r["variant"] == name]
-        summary[name] = {
-            "mean": round(statistics.mean(values), 4),
-            "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else None,
-            "min": min(values), "max": max(values), "seeds": len(values),
-        }  # fmt: skip
+        summary[name] = spread(values)
     return {
         "model": "course_vit with " + ", ".join(f"{k}={v}" for k, v in ABLATION_BASE.items()),
         "variants": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in o.items()} for name, o in ABLATION},

@@ -28,7 +28,6 @@ All runs use AdamW with a linear warmup (10% of the steps) and a cosine decay
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 import keras
 import numpy as np
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path
+from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
 from vitcourse.data import CIFAR10_LABELS, load_cifar10_jpeg, stratified_subset
 from vitcourse.finetune import freeze_backbone, parameter_counts, replace_head
 from vitcourse.presets import build_model
@@ -164,13 +163,7 @@ def main(argv=None):
     summary = {}
     for method in learning_rates:
         values = [run["held_out_accuracy"] for run in runs if run["method"] == method]
-        summary[method] = {
-            "mean": round(statistics.mean(values), 4),
-            "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else None,
-            "min": min(values),
-            "max": max(values),
-            "seeds": len(values),
-        }
+        summary[method] = spread(values)
     provenance = record_provenance(module_command("benchmarks.transfer", argv), snapshot)
     record = {
         "benchmark": "transfer",

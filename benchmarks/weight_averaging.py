@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 import keras
 import numpy as np
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path
+from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
 from vitcourse.data import load_cifar10_jpeg, stratified_subset
 from vitcourse.finetune import average_weights
 from vitcourse.presets import build_model
@@ -140,11 +140,7 @@ def main(argv=None):
     summary = {}
     for name in METHODS:
         values = [run["report_accuracy"][name] for run in runs]
-        summary[name] = {
-            "mean": round(statistics.mean(values), 4),
-            "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else None,
-            "min": min(values), "max": max(values), "seeds": len(values),
-        }  # fmt: skip
+        summary[name] = spread(values)
     values = [row["report_accuracy"] for row in across]
     summary["average of two separate runs"] = {
         "mean": round(statistics.mean(values), 4) if values else None,

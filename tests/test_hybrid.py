@@ -25,6 +25,7 @@ from vitcourse.hybrid import (
 from vitcourse.notice import PageNotice, page_notice
 from vitcourse.presets import build_model
 from vitcourse.results import load_result
+from records import made_up_provenance
 
 # ---- ResNet50's feature map ----------------------------------------------------------------
 
@@ -94,6 +95,10 @@ def test_features_of_images_of_any_size():
     assert features.shape == (3, 3, 3, 2048) and features.dtype == np.float32
     assert np.isfinite(features).all()
     assert resnet50_features(model, images[:0]).shape == (0, 3, 3, 2048)
+    for wrong, hint in ((images[0], "images[None]"), (images[..., :1], "np.repeat")):
+        with pytest.raises(ValueError, match=r"\(N, height, width, 3\)") as error:
+            resnet50_features(model, wrong)
+        assert hint in str(error.value)
 
 
 # ---- the models ------------------------------------------------------------------------------
@@ -170,15 +175,7 @@ def test_parameter_parts_of_the_readers_model():
 
 # ---- the recorded run ------------------------------------------------------------------------
 
-PROVENANCE = {
-    "utc_time": "2026-01-01T00:00:00+00:00",
-    "hardware_summary": "2-core CPU (Test CPU)",
-    "hardware": {"cpu": "Test CPU", "cpu_cores": 2, "gpus": []},
-    "backend": "tensorflow",
-    "packages": {"keras": "3.15.1"},
-    "git_commit": "abc123",
-    "command": "KERAS_BACKEND=tensorflow python -m benchmarks.hybrid",
-}
+PROVENANCE = made_up_provenance("KERAS_BACKEND=tensorflow python -m benchmarks.hybrid")
 
 
 def small_record():

@@ -10,16 +10,9 @@ from vitcourse.results import (
     weight_averaging_markdown,
     weight_averaging_table,
 )
+from records import made_up_provenance
 
-PROVENANCE = {
-    "utc_time": "2026-01-01T00:00:00+00:00",
-    "hardware_summary": "2-core CPU (Test CPU)",
-    "hardware": {"cpu": "Test CPU", "cpu_cores": 2, "gpus": []},
-    "backend": "tensorflow",
-    "packages": {"keras": "3.15.1"},
-    "git_commit": "abc123",
-    "command": "KERAS_BACKEND=tensorflow python -m benchmarks.transfer",
-}
+PROVENANCE = made_up_provenance("KERAS_BACKEND=tensorflow python -m benchmarks.transfer")
 
 
 def transfer_record():

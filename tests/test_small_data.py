@@ -12,6 +12,7 @@ from vitcourse import small_data
 from vitcourse.layers import LocalitySelfAttention, ShiftedPatchTokenization
 from vitcourse.presets import build_model
 from vitcourse.results import recorded_runs
+from records import made_up_provenance
 
 
 def test_legacy_decay_is_inverse_time_per_step():
@@ -171,16 +172,7 @@ def test_private_attention_method():
 
 # ---- renderers, on small records written here ------------------------------------------------------
 
-PROVENANCE = {
-    "utc_time": "2026-01-01T00:00:00+00:00",
-    "hardware_summary": "2-core CPU (Test CPU)",
-    "hardware": {"cpu": "Test CPU", "cpu_cores": 2, "gpus": []},
-    "backend": "tensorflow",
-    "packages": {"keras": "3.15.1"},
-    "git_commit": "abc123",
-    "command": "KERAS_BACKEND=tensorflow python -m benchmarks.small_data ablation",
-    "machine_busy": True,
-}
+PROVENANCE = made_up_provenance("KERAS_BACKEND=tensorflow python -m benchmarks.small_data ablation", machine_busy=True)
 
 
 def _ablation_record():

@@ -128,6 +128,13 @@ def resnet50_features(backbone, images, batch_size=32):
     Returns:
         A float32 array (N, grid, grid, 2048), e.g. (N, 3, 3, 2048) at 96x96.
     """
+    shape = np.shape(images)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ValueError(
+            f"resnet50_features needs RGB images of shape (N, height, width, 3) with pixels 0-255, got shape "
+            f"{shape}. Add the batch axis for one image (images[None]), and repeat a grey channel "
+            "(np.repeat(x, 3, axis=-1))."
+        )
     size = backbone.input_shape[1:3]
     batches = []
     for start in range(0, len(images), batch_size):

@@ -506,10 +506,11 @@ def _range(row):
 
 def _record_line(record, file):
     provenance = record["provenance"]
+    busy = " The machine was busy during the run (other work shared its cores)." if provenance.get("machine_busy") else ""
     return (
         f"Record: `results/{file}`, {provenance['utc_time']}, on {provenance['hardware_summary']} "
         f"({provenance['backend']}, Keras {provenance['packages'].get('keras')}), commit "
-        f"`{provenance['git_commit']}`, {record['wall_time_s']:.0f} s in all.\n\n"
+        f"`{provenance['git_commit']}`, {record['wall_time_s']:.0f} s in all.{busy}\n\n"
         f"Command: `{provenance['command']}`"
     )
 

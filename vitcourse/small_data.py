@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from vitcourse.presets import build_model
-from vitcourse.results import _percent, markdown_table, recorded_runs
+from vitcourse.results import _mean_sd, _percent, _record_line, markdown_table, recorded_runs
 
 # ---- what `decay=` did -----------------------------------------------------------------------
 
@@ -424,19 +424,6 @@ def claims_table():
     """What keras.io and the SPT/LSA paper report, labelled as their claims."""
     return markdown_table(["Whose claim", "Data, budget", "Plain ViT", "With SPT + LSA", "Metric"],
                           [list(c) for c in CLAIMS])  # fmt: skip
-
-
-def _mean_sd(row):
-    sd = "" if row.get("stdev") is None else f" ± {100 * row['stdev']:.1f}"
-    return f"{100 * row['mean']:.1f}%{sd}"
-
-
-def _record_line(record, file):
-    p = record["provenance"]
-    busy = " The machine was busy during the run (other work shared its cores)." if p.get("machine_busy") else ""
-    return (f"Record: `results/{file}`, {p['utc_time']}, on {p['hardware_summary']} ({p['backend']}, Keras "
-            f"{p['packages'].get('keras')}), commit `{p['git_commit']}`, {record['wall_time_s']:.0f} s in all.{busy}\n\n"
-            f"Command: `{p['command']}`")  # fmt: skip
 
 
 def ablation_table(record):
