@@ -33,6 +33,7 @@ import argparse
 import ast
 import functools
 import math
+import re
 import os
 import statistics
 import sys
@@ -158,12 +159,13 @@ def load_split(dataset, train_images, val_images, seed):
 def parse_variant(spec):
     """``"course_vit:patch_size=8,dtype_policy=mixed_bfloat16"`` -> ``("course_vit", {"patch_size": 8}, "mixed_bfloat16")``.
 
-    Values are Python literals (``8``, ``2e-3``, ``True``) or else plain words
-    (``none``). The preset's name and fields are checked when it is built.
+    Values are Python literals (``8``, ``2e-3``, ``True``, ``(32,64)``) or else
+    plain words (``none``). The preset's name and fields are checked when it is built.
     """
     name, _, changes = spec.partition(":")
     overrides = {}
-    for item in filter(None, changes.split(",")):
+    # a comma starts a new change only where ``field=`` follows, so tuples such as (32,64) stay whole
+    for item in filter(None, re.split(r",(?=\s*\w+\s*=)", changes)):
         field, equals, value = item.partition("=")
         if not equals or not field.strip():
             raise ValueError(f"Cannot read {item!r} in {spec!r}: write changes as name:field=value,field=value.")

@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 from benchmarks.common import ROOT, contention, machine_snapshot, module_command, record_provenance, result_path
 from benchmarks.throughput import run_in_subprocess
+from vitcourse.provenance import read_cpuinfo
 
 # Dense peak TFLOP/s by device name (lower case substring), as the vendors state
 # them for dense (not sparse) tensor-core math. (fp32/tf32 peak, bf16/fp16 peak).
@@ -71,12 +72,9 @@ def cpu_peak(cpuinfo=None, cores=None):
     (``amx_bf16``, ``avx512_bf16``) or is None. ``cpuinfo``: the text of
     /proc/cpuinfo (default: read it); ``cores``: usable cores (default: this process's).
     """
+    cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
     if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as file:
-                cpuinfo = file.read()
-        except OSError:
-            return None
+        return None
     fields = {}
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
@@ -142,10 +140,11 @@ def forward_flops(preset):
         for size in p.input_shape:
             inputs *= size
         tokenizer = dense_flops(1, inputs, p.features_units) + dense_flops(tokens, dim, dim)
-    elif p.tokenizer == "conv":  # each stage: a 3x3 convolution at its input's resolution, then a 2x pool
-        tokenizer, width, grid = 0, channels, side
+    elif p.tokenizer == "conv":  # each stage: a 3x3 convolution at its input's resolution, then a 2x pool,
+        tokenizer, width, grid = 0, channels, side  # or one 3x3 convolution of stride 2 (at its output's)
         for filters in p.conv_filters:
-            tokenizer += 2 * grid * grid * 9 * width * filters
+            out = grid // 2 if p.conv_downsample == "stride" else grid
+            tokenizer += 2 * out * out * 9 * width * filters
             width, grid = filters, grid // 2
         tokenizer += dense_flops(tokens, width, dim)
     else:  # each token: a patch of P*P pixels (x5 images for Shifted Patch Tokenization)

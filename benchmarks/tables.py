@@ -201,7 +201,7 @@ def _xla_check(record):
 
 
 def gpu_efficiency_part(results_dir):
-    parts = ["### 3. GPU efficiency (course_vit)"]
+    parts = ["### 3. GPU efficiency (course_vit, and the laptop recipe on a CPU)"]
     runs = recorded_runs("gpu_efficiency", results_dir)
     for file, record in runs:
         forward, train = record["forward_flops_per_image"]["total"], record["train_flops_per_image"]
@@ -637,7 +637,7 @@ def peak_share_finding(results_dir=None):
         lines.append(
             f"On {record['provenance']['hardware_summary']} (`{file}`) the float32 peak from the CPU's flags is "
             f"{cpu['tflops']:.3g} TFLOP/s ({cpu['cores']} cores x {cpu['fp32_lanes']} lanes ({cpu['isa']}) x "
-            f"{cpu['fma_units']} FMA units x 2 x {cpu['ghz']:g} GHz). course_vit's float32 training step, at its best, "
+            f"{cpu['fma_units']} FMA units x 2 x {cpu['ghz']:g} GHz). {record['preset']}'s float32 training step, at its best, "
             f"reached: {reached}.{note}"
         )
     if not lines:
@@ -645,7 +645,79 @@ def peak_share_finding(results_dir=None):
     return "**Share of the CPU's peak.** " + " ".join(lines)
 
 
+def _lever_sweeps(results_dir=None):
+    """Recipe sweeps without course_vit as it is: each compares its variants with its first run."""
+    return [(file, record) for file, record in recorded_runs("recipe_sweep_cifar10", results_dir)
+            if not _plain_runs(record)]  # fmt: skip
+
+
+def _laptop_runs(results_dir=None):
+    """``[(file, run, record), ...]``: the equal-budget runs of the laptop recipe (laptop_vit)."""
+    return [(file, run, record) for file, record in recorded_runs("equal_budget_cifar10", results_dir)
+            for run in record["runs"].values() if run["preset"] == "laptop_vit"]  # fmt: skip
+
+
+def _reached(run, threshold):
+    seconds = run["time_to_accuracy_s"].get(threshold)
+    return f"{threshold} after {seconds:.0f} s" if seconds is not None else f"{threshold} not reached"
+
+
+def laptop_findings(results_dir=None):
+    """The laptop recipe: its 30-minute runs against the aim, and the levers at a shorter budget."""
+    lines = []
+    runs = _laptop_runs(results_dir)
+    for file, run, record in runs:
+        lines.append(
+            f"**`laptop_vit`, {record['budget_seconds']:.0f} s, seed={record['split']['seed']}** "
+            f"(`{file}`, {record['provenance']['hardware_summary']}, {record['backend']}, {run['dtype_policy']}): "
+            f"{_pct(run['final_val_accuracy'])} at the end (best {_pct(run['best_val_accuracy'])}) on "
+            f"{record['split']['val_images']:,} held-out images, after {run['steps']:,} of {run['planned_steps']:,} "
+            f"planned steps ({run['stop_reason']}; {run['epochs_of_data']:.1f} passes over "
+            f"{record['split']['train_images']:,} images, {run['train_images_per_second']:g} images/s, other "
+            f"processes {100 * run['contention']['others_cpu_share']:.0f}% of the CPU); {_reached(run, '60%')}, "
+            f"{_reached(run, '80%')}."
+        )
+    if len(runs) > 1:
+        finals = [run["final_val_accuracy"] for _, run, _ in runs]
+        best = max(run["best_val_accuracy"] for _, run, _ in runs)
+        verdict = "reached" if best >= 0.8 else f"not reached: {_pct(best)} at best, {100 * (0.8 - best):.1f} points short"
+        lines.append(
+            f"**The aim, 80% in 30 minutes of 2 cores in float32:** {verdict}. The {len(runs)} runs' final "
+            f"accuracies span {100 * (max(finals) - min(finals)):.1f} points."
+        )
+    for file, record in _lever_sweeps(results_dir):
+        levers = list(record["runs"].values())
+        base = levers[0]
+        listed = "; ".join(
+            f"`{recipe_label(run)}`: {_pct(run['final_val_accuracy'])} "
+            f"({100 * (run['final_val_accuracy'] - base['final_val_accuracy']):+.1f} points) at "
+            f"{run['train_images_per_second'] / base['train_images_per_second']:.2f}x its images per second"
+            for run in levers[1:]
+        )
+        lines.append(
+            f"**Levers against `{recipe_label(base)}`** ({record['backend']}, {record['budget_seconds']:.0f} s "
+            f"each, `{file}`): it reached {_pct(base['final_val_accuracy'])} at "
+            f"{base['train_images_per_second']:g} images/s; {listed}."
+        )
+    same = {}
+    for file, record in _lever_sweeps(results_dir):
+        for spec, run in record["runs"].items():
+            same.setdefault(spec, []).append((record["backend"], run))
+    for spec, pair in same.items():
+        if len({backend for backend, _ in pair}) > 1:
+            lines.append(
+                f"**Backends, `{recipe_label(pair[0][1])}`:** "
+                + ", ".join(f"{backend} {run['train_images_per_second']:g} images/s "
+                            f"({_pct(run['final_val_accuracy'])})" for backend, run in pair)  # fmt: skip
+                + "."
+            )
+    if not lines:
+        return f"- {NOT_MEASURED}."
+    return "\n".join(f"- {line}" for line in lines)
+
+
 FINDINGS = {
+    "laptop": laptop_findings,
     "peak-share": peak_share_finding,
     "machine": machine_finding,
     "budget": budget_finding,

@@ -38,8 +38,8 @@ QUESTION_ANCHORS = [
     "the-2x2-patches-project",
 ]
 # A source question named by its number: "seed 004", "Seed 000's", "seeds 000 and 004", "seed 0".
-# (A random seed is written `seed=0`, which this does not match.)
-QUESTION_NUMBER = re.compile(r"\bseeds?\s+0", re.IGNORECASE)
+# (A random seed is written `seed=0`, or `--seed 0` on a command line, which this does not match.)
+QUESTION_NUMBER = re.compile(r"(?<!--)\bseeds?\s+0", re.IGNORECASE)
 # The same number in a name that a reader sees in code: `seed004 = ...`, `check_seed000_first_dense`.
 QUESTION_NUMBER_IN_CODE = re.compile(r"seed_?0\d\d", re.IGNORECASE)
 LINK_TO_QUESTIONS = re.compile(r"questions\.md#([\w-]+)")

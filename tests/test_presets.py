@@ -67,6 +67,23 @@ def test_class_token_pooling():
     assert model(np.zeros((2, 32, 32, 3))).shape == (2, 3)
 
 
+def test_conv_tokenizer_halves_the_grid_per_stage_by_pool_or_by_stride():
+    small = dict(conv_filters=(4, 8, 16), projection_dim=8, num_heads=2, key_dim=4, depth=1, mlp_units=(8, 8))
+    for downsample in ("max_pool", "stride"):
+        model = vitcourse.build_model("conv_stem_vit", conv_downsample=downsample, **small)
+        assert model.get_layer("cells_to_tokens").output.shape == (None, 16, 16)  # 32 -> 4x4 cells
+        pools = [layer for layer in model.layers if layer.name.startswith("stem_pool")]
+        strides = [model.get_layer(f"stem_conv_{i}").strides for i in range(3)]
+        if downsample == "stride":
+            assert not pools and strides == [(2, 2)] * 3
+        else:
+            assert len(pools) == 3 and strides == [(1, 1)] * 3
+    with pytest.raises(ValueError, match="conv_downsample.*max_pool.*stride"):
+        get_preset("conv_stem_vit", conv_downsample="avg")
+    with pytest.raises(ValueError, match="not a multiple of 64"):
+        get_preset("conv_stem_vit", conv_filters=(4, 4, 4, 4, 4, 4))
+
+
 def test_preset_model_saves_and_loads_in_safe_mode(tmp_path):
     model = vitcourse.build_model("vit_small_ds", depth=1, head_units=(16,), num_classes=5)
     x = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3)).astype("float32")

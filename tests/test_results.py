@@ -7,6 +7,7 @@
 - The table code and the FLOP counter are checked on made-up inputs.
 """
 
+import dataclasses
 import json
 import re
 import sys
@@ -495,6 +496,17 @@ def test_hardware_tag_and_summary():
     gpu = {"cpu": "AMD EPYC", "cpu_cores": 16, "gpus": ["NVIDIA H100 80GB HBM3"]}
     assert results.hardware_tag(gpu) == "nvidia-h100-80gb-hbm3"
     assert results.hardware_summary(gpu) == "NVIDIA H100 80GB HBM3"
+    # newer records name the CPU's vector extensions: two "AMD EPYC"s differ by them
+    assert results.hardware_summary(dict(cpu, cpu="AMD EPYC", cpu_features="avx2")) == "2-core CPU (AMD EPYC, avx2)"
+
+
+def test_cpu_features_name_the_widest_vectors_and_the_bfloat16_units():
+    from vitcourse.provenance import cpu_features
+
+    assert cpu_features("model name\t: X\nflags\t\t: fpu sse avx avx2 fma") == "avx2"
+    assert cpu_features("flags\t: avx avx2 avx512f avx512_bf16 amx_bf16") == "avx512f+avx512_bf16+amx_bf16"
+    assert cpu_features("flags\t: sse sse2") == "sse"
+    assert cpu_features("processor\t: 0") is None
 
 
 # ---------------------------------------------------------------------------
@@ -537,6 +549,8 @@ def test_variants_name_a_preset_its_changes_and_a_dtype_policy():
     )
     assert name == "course_vit" and policy == "mixed_bfloat16"
     assert changes == {"patch_size": 8, "learning_rate": 0.002, "augmentation": "none", "locality": True}
+    # a tuple's commas stay inside it
+    assert parse_variant("course_vit:conv_filters=(32, 64,128),depth=4")[1] == {"conv_filters": (32, 64, 128), "depth": 4}
     with pytest.raises(ValueError, match="name:field=value"):
         parse_variant("course_vit:patch_size")
 
@@ -723,6 +737,25 @@ def test_conv_tokenizer_flops_by_hand():
                         depth=1, mlp_units=(16, 8), num_classes=10)  # fmt: skip
     kernels = [w for w in model.weights if "stem_conv" in w.path and w.path.endswith("kernel")]
     assert [tuple(k.shape) for k in kernels] == [(3, 3, 3, 4), (3, 3, 4, 8)]
+    # convolutions of stride 2 compute only their output cells: a quarter of each stage's work
+    strided = dataclasses.replace(preset, conv_downsample="stride")
+    assert forward_flops(strided)["tokenizer"] == stem // 4 + 2 * 64 * 8 * 8
+
+
+def test_laptop_vit_states_its_recorded_half_hour_runs():
+    """The laptop recipe's preset gives the command, hardware, time and accuracy of its recorded runs."""
+    preset = get_preset("laptop_vit")
+    runs = tables._laptop_runs()
+    assert len(runs) >= 2, "the recipe is recorded twice, with two seeds"
+    for file, run, record in runs:
+        assert f"{100 * run['final_val_accuracy']:.1f}%" in preset.expected_accuracy, file
+        # the preset gives the first run's command; the repeat differs only in its --seed (and --out)
+        seeded = preset.command.replace("--seed 0", f"--seed {record['split']['seed']}")
+        assert record["provenance"]["command"].startswith(seeded), file
+        assert f"{record['budget_seconds']:.0f} s" in preset.runtime
+        assert record["provenance"]["hardware"]["cpu"] in preset.runtime
+    reached = max(run["best_val_accuracy"] for _, run, _ in runs) >= 0.8
+    assert ("80% not reached" in preset.expected_accuracy) != reached
 
 
 def test_conv_stem_vit_states_its_recorded_accuracy():

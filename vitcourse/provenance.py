@@ -89,6 +89,32 @@ def _cpu_model():
     return platform.processor() or platform.machine() or "unknown"
 
 
+def read_cpuinfo():
+    """The text of /proc/cpuinfo, or None where there is none (not Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def cpu_features(cpuinfo=None):
+    """The CPU's widest float32 vector extension and its bfloat16 units, from /proc/cpuinfo's flags.
+
+    ``"avx2"``, ``"avx512f+avx512_bf16"``, ``"avx512f+amx_bf16"``; None where the
+    flags cannot be read (not Linux). ``cpuinfo``: the file's text (default: read it).
+    """
+    cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
+    if cpuinfo is None:
+        return None
+    line = next((line for line in cpuinfo.splitlines() if line.lower().startswith("flags")), None)
+    if line is None:
+        return None
+    flags = set(line.split(":", 1)[1].split())
+    vector = next((f for f in ("avx512f", "avx2", "avx") if f in flags), "sse")
+    return "+".join([vector] + [f for f in ("avx512_bf16", "amx_bf16") if f in flags])
+
+
 def _memory_gib():
     try:
         total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -134,10 +160,11 @@ def gpu_names(backend=None):
 
 
 def hardware(backend=None):
-    """CPU model, usable cores, memory and accelerators of this machine."""
+    """CPU model and vector extensions, usable cores, memory and accelerators of this machine."""
     return {
         "platform": platform.platform(),
         "cpu": _cpu_model(),
+        "cpu_features": cpu_features(),
         "cpu_cores": _usable_cores(),
         "memory_gib": _memory_gib(),
         "gpus": gpu_names(backend),

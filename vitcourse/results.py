@@ -22,12 +22,15 @@ NOT_MEASURED = "not yet measured"
 
 
 def hardware_summary(hardware):
-    """One line for a ``provenance.hardware()`` dict: ``"2-core CPU (Intel Xeon)"`` or the GPU's name."""
+    """One line for a ``provenance.hardware()`` dict: ``"2-core CPU (Intel Xeon, avx512f+amx_bf16)"``
+    (the vector extensions where the record has them) or the GPU's name."""
     gpus = [g for g in hardware.get("gpus") or [] if not g.startswith("unavailable")]
     if gpus:
         count = f"{len(gpus)}x " if len(gpus) > 1 else ""
         return f"{count}{gpus[0]}"
     cpu = re.sub(r"\((R|TM)\)", "", hardware.get("cpu", "")).strip()
+    if hardware.get("cpu_features"):
+        cpu += f", {hardware['cpu_features']}"
     return f"{hardware.get('cpu_cores', '?')}-core CPU ({cpu})"
 
 
@@ -221,7 +224,8 @@ def equal_budget_table(record):
 
 def recipe_label(run):
     """``"course_vit"`` or ``"course_vit: patch_size=8, mixed_bfloat16"``: the preset and what was changed."""
-    changes = [f"{field}={value}" for field, value in run.get("changes", {}).items()]
+    changes = [f"{field}={tuple(value) if isinstance(value, list) else value}"  # JSON keeps tuples as lists
+               for field, value in run.get("changes", {}).items()]  # fmt: skip
     if run.get("dtype_policy", "float32") != "float32":
         changes.append(run["dtype_policy"])
     return run["preset"] + (": " + ", ".join(changes) if changes else "")
@@ -303,13 +307,14 @@ def _no_peak(record, row):
 
 def gpu_efficiency_table(records):
     """Achieved FLOP/s and share of peak per configuration; a "not yet measured" GPU row if none."""
-    headers = ["Hardware", "Backend", "Batch", "Precision", "Attention", "Train images/s",
+    headers = ["Preset", "Hardware", "Backend", "Batch", "Precision", "Attention", "Train images/s",
                "Achieved TFLOP/s", "Share of peak", "Others' CPU share"]  # fmt: skip
     rows = []
     for record in records:
         for r in record["configurations"]:
             precision = "mixed_bfloat16" if r["mixed_precision"] else "float32"
-            settings = [record["provenance"]["hardware_summary"], r["backend"], r["batch_size"], precision]
+            settings = [record["preset"], record["provenance"]["hardware_summary"], r["backend"], r["batch_size"],
+                        precision]  # fmt: skip
             settings.append(r["attention"])
             if "error" in r:
                 rows.append(settings + [f"failed: {r['error'][:80]}", "-", "-", _others(r)])
@@ -318,7 +323,7 @@ def gpu_efficiency_table(records):
             achieved = f"{r['achieved_tflops']:.3g}"
             rows.append(settings + [r["train_images_per_second"], achieved, share, _others(r)])
     if not any(_on_gpu(record) for record in records):
-        rows.append([GPU_HARDWARE, "jax", "-", "mixed_bfloat16", "auto", None, None, None, "-"])
+        rows.append(["course_vit", GPU_HARDWARE, "jax", "-", "mixed_bfloat16", "auto", None, None, None, "-"])
     return markdown_table(headers, rows)
 
 
