@@ -33,8 +33,8 @@ import argparse
 import ast
 import functools
 import math
-import re
 import os
+import re
 import statistics
 import sys
 import time

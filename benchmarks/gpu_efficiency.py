@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 from benchmarks.common import ROOT, contention, machine_snapshot, module_command, record_provenance, result_path
 from benchmarks.throughput import run_in_subprocess
-from vitcourse.provenance import read_cpuinfo
+from vitcourse.provenance import read_cpuinfo, widest_vector_isa
 
 # Dense peak TFLOP/s by device name (lower case substring), as the vendors state
 # them for dense (not sparse) tensor-core math. (fp32/tf32 peak, bf16/fp16 peak).
@@ -82,7 +82,7 @@ def cpu_peak(cpuinfo=None, cores=None):
     flags = set(fields.get("flags", "").split())
     if "cpu mhz" not in fields or not flags:
         return None
-    isa = next((f for f in ("avx512f", "avx2", "avx") if f in flags), "sse")
+    isa = widest_vector_isa(flags)
     lanes = {"avx512f": 16, "avx2": 8, "avx": 8}.get(isa, 4)
     model = fields.get("model name", "")
     zen4 = isa == "avx512f" and "AMD" in model and "avx512_vp2intersect" not in flags  # Zen 5 adds it

@@ -685,7 +685,8 @@ def laptop_findings(results_dir=None):
             f"**The aim, 80% in 30 minutes of 2 cores in float32:** {verdict}. The {len(runs)} runs' final "
             f"accuracies span {100 * (max(finals) - min(finals)):.1f} points."
         )
-    for file, record in _lever_sweeps(results_dir):
+    sweeps = _lever_sweeps(results_dir)
+    for file, record in sweeps:
         levers = list(record["runs"].values())
         base = levers[0]
         listed = "; ".join(
@@ -699,8 +700,8 @@ def laptop_findings(results_dir=None):
             f"each, `{file}`): it reached {_pct(base['final_val_accuracy'])} at "
             f"{base['train_images_per_second']:g} images/s; {listed}."
         )
-    same = {}
-    for file, record in _lever_sweeps(results_dir):
+    same = {}  # the variants that ran on more than one backend
+    for file, record in sweeps:
         for spec, run in record["runs"].items():
             same.setdefault(spec, []).append((record["backend"], run))
     for spec, pair in same.items():

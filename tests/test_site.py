@@ -235,7 +235,8 @@ def test_search_finds_position_embedding(browser, site):
 def test_page_names_no_source_question_by_number(browser, site, page):
     """The questions behind the course have short names (book/questions.md): no page says "seed 004".
 
-    A command line's ``--seed 0`` is a random seed, not a question. Reads the article's whole text, hidden solutions and collapsed outputs included."""
+    A command line's ``--seed 0`` is a random seed, not a question. Reads the article's whole
+    text, hidden solutions and collapsed outputs included."""
     open_page(browser, site, page)
     text = browser.execute_script("return document.querySelector('article.bd-article').textContent;")
     found = [" ".join(text[max(0, m.start() - 40) : m.end() + 40].split()) for m in re.finditer(r"(?<!--)\bseeds?\s+0", text, re.I)]  # fmt: skip

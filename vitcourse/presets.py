@@ -321,8 +321,9 @@ in float32 (so on any CPU; bfloat16 pays only where the CPU has bfloat16 units):
   patches lack. Strided convolutions compute a quarter of what CCT's
   convolution + max-pool stages do for the same grid, so more steps fit in
   the time (the lever table in benchmarks/README.md).
-- 4 blocks rather than 6, and batches of 64: in minutes of a CPU, more and
-  cheaper steps won (the lever table in benchmarks/README.md).
+- 4 blocks rather than 6: in minutes of a CPU, more and cheaper steps won;
+  batches of 128 at learning rate 2e-3 did no better than batches of 64
+  (the lever table in benchmarks/README.md).
 - The rest is course_vit's: average pooling, AdamW with weight decay 0.05,
   warmup then cosine decay over the steps that fit the budget.
 - bfloat16 on top only where the CPU has bfloat16 units: check

@@ -98,6 +98,11 @@ def read_cpuinfo():
         return None
 
 
+def widest_vector_isa(flags):
+    """The widest float32 vector extension among a CPU's ``flags``: avx512f, avx2, avx, else sse."""
+    return next((f for f in ("avx512f", "avx2", "avx") if f in flags), "sse")
+
+
 def cpu_features(cpuinfo=None):
     """The CPU's widest float32 vector extension and its bfloat16 units, from /proc/cpuinfo's flags.
 
@@ -111,8 +116,7 @@ def cpu_features(cpuinfo=None):
     if line is None:
         return None
     flags = set(line.split(":", 1)[1].split())
-    vector = next((f for f in ("avx512f", "avx2", "avx") if f in flags), "sse")
-    return "+".join([vector] + [f for f in ("avx512_bf16", "amx_bf16") if f in flags])
+    return "+".join([widest_vector_isa(flags)] + [f for f in ("avx512_bf16", "amx_bf16") if f in flags])
 
 
 def _memory_gib():
