@@ -9,7 +9,7 @@ SMOKE := VITCOURSE_MODE=smoke TF_CPP_MIN_LOG_LEVEL=2
 # apt-get needs root; use sudo where we are not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: book test test-package test-notebooks test-wheel test-min-versions test-site student system clean
+.PHONY: book test test-package test-notebooks test-student-notebooks test-wheel test-min-versions test-site student system clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) system
@@ -37,12 +37,15 @@ test-package: $(STAMP)
 	$(SMOKE) KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m "not browser and not wheel"
 	$(SMOKE) KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m "not browser and not wheel and not tf_only"
 
-# The chapters, then their student versions (each check cell must say "not attempted yet")
-# with oneDNN and XLA held to AVX2, as on a CPU without AVX-512 or AMX: the compared outputs
-# must not depend on the processor.
+# The chapters against this checkout, then their student versions (each check cell must say
+# "not attempted yet") with oneDNN and XLA held to AVX2, as on a CPU without AVX-512 or AMX: the
+# compared outputs must not depend on the processor.
 AVX2_ONLY := ONEDNN_MAX_CPU_ISA=AVX2 XLA_FLAGS=--xla_cpu_max_isa=AVX2 OPENBLAS_CORETYPE=Haswell
 test-notebooks: $(STAMP)
 	$(SMOKE) $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env chapters
+	$(MAKE) test-student-notebooks
+
+test-student-notebooks: $(STAMP)
 	$(SMOKE) $(AVX2_ONLY) $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env student
 
 # What a Colab reader gets: the built wheel in a fresh environment, chapters run against it.
@@ -65,7 +68,9 @@ test-min-versions: $(STAMP)
 	$(SMOKE) KERAS_BACKEND=tensorflow $(MIN_VENV)/bin/pytest -q -p no:cacheprovider -m "not browser and not wheel and not slow" --ignore=tests/test_workflows.py tests
 	$(SMOKE) $(MIN_VENV)/bin/pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env chapters/01_patches.ipynb
 
-test: test-package test-notebooks test-wheel test-min-versions test-site
+# `make test` runs each chapter with nbval once, against the installed wheel (test-wheel), as a
+# Colab reader gets it; test-notebooks runs them against the checkout, for quicker edits.
+test: test-package test-student-notebooks test-wheel test-min-versions test-site
 
 clean:
 	rm -rf _build .jupyter_cache build

@@ -110,6 +110,23 @@ def result_path(name):
     return RESULTS_DIR / f"{name}.json"
 
 
+def finish_seeded_record(record, name, out, started, load_seconds, provenance):
+    """Ends a per-seed benchmark: adds the backend, the data-loading and wall times and the provenance
+    to ``record``, writes it to ``out`` (default ``results/<name>_<hardware-tag>.json``), prints each
+    row of its ``summary`` and returns it."""
+    import keras
+
+    from vitcourse.provenance import write_json
+
+    record.update(backend=keras.backend.backend(), data_load_seconds=round(load_seconds, 1),
+                  wall_time_s=round(time.perf_counter() - started, 1), provenance=provenance)  # fmt: skip
+    path = write_json(out or result_path(f"{name}_{provenance['hardware_tag']}"), record)
+    for row_name, row in record["summary"].items():
+        print(f"{row_name:<28} {row['mean']:.3f} +- {row['stdev']}")
+    print(f"wrote {path}")
+    return record
+
+
 def spread(values, digits=4):
     """Mean, standard deviation (None for one value), min and max of per-seed figures, and how many."""
     return {

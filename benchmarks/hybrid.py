@@ -34,10 +34,9 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 import keras
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
+from benchmarks.common import finish_seeded_record, machine_snapshot, module_command, record_provenance, spread
 from vitcourse.data import load_cifar10_jpeg
 from vitcourse.presets import build_model, get_preset
-from vitcourse.provenance import write_json
 from vitcourse.training import compile_model, evaluate
 
 MODELS = ("course_vit", "conv_stem_vit")
@@ -130,16 +129,8 @@ def main(argv=None):
         "seed_controls": "the model's initialisation, the batch order, the augmentation's random flips and shifts",
         "runs": runs,
         "summary": summary,
-        "backend": keras.backend.backend(),
-        "data_load_seconds": round(load_seconds, 1),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "provenance": provenance,
     }
-    path = write_json(args.out or result_path(f"hybrid_cifar10_{provenance['hardware_tag']}"), record)
-    for name, row in summary.items():
-        print(f"{name:<14} {row['mean']:.3f} +- {row['stdev']}  ({row['parameters']:,} parameters)")
-    print(f"wrote {path}")
-    return record
+    return finish_seeded_record(record, "hybrid_cifar10", args.out, started, load_seconds, provenance)
 
 
 if __name__ == "__main__":

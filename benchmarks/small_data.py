@@ -17,10 +17,13 @@ Images go in as pixel values 0-255, as the presets take them.
   project's) are made of 8 accumulated micro-batches of 64 (Keras's
   ``gradient_accumulation_steps``): the same update; a batch of 512 through 8 blocks
   of 256-token attention ran out of memory on the 2-core machine.
-- ``sweep``: the project's L x D grid, each cell for ``--epochs`` epochs, with the
-  project's head, tokens and optimiser ("original") and with the fixes
-  ("fixed": GAP head, learned positions, 4x4 square patches, AdamW + cosine);
-  plus the parameter counts of the project's full grid (L = 2..8, D = 10..128).
+- ``sweep``: the project's L x D grid with the project's head, tokens and
+  optimiser ("original") and with the fixes ("fixed": GAP head, learned
+  positions, 4x4 square patches, AdamW + cosine); ``--epochs`` gives one count
+  per setting (or one for both); plus the parameter counts of the project's
+  full grid (L = 2..8, D = 10..128). Each finished cell is kept in
+  ``_build/small_data_sweep_progress.json``: the same command, run again after
+  an interruption, goes on from there.
 - ``ablation``: the five tokenizer/attention variants of
   :data:`vitcourse.small_data.ABLATION` at equal optimizer steps, over seeds.
 
@@ -28,16 +31,17 @@ Writes ``results/small_data_<command>_<hardware-tag>.json``.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
 import time
+from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras
-import numpy as np
 
 from benchmarks.common import contention, machine_snapshot, module_command, record_provenance, result_path, spread
 from vitcourse.data import load_cifar10_jpeg, stratified_subset
@@ -56,6 +60,11 @@ from vitcourse.small_data import (
     train_steps,
 )
 from vitcourse.training import evaluate
+
+# The sweep's epochs per cell: the original's one epoch is its 10 steps of 512; the fixed setting's batches
+# of 64 are cheaper, and three epochs of them cost about what one original epoch does.
+SWEEP_EPOCHS = {"original": 1, "fixed": 3}
+PROGRESS = Path(__file__).resolve().parents[1] / "_build" / "small_data_sweep_progress.json"
 
 
 def load_data(args):
@@ -108,15 +117,30 @@ def run_ladder(args, x, y, hx, hy):
     }
 
 
+def sweep_epochs(settings, counts=None):
+    """``{setting: epochs}`` from ``--epochs``: none (the defaults), one count for all, or one per setting."""
+    counts = counts or [SWEEP_EPOCHS[setting] for setting in settings]
+    if len(counts) not in (1, len(settings)):
+        raise SystemExit(f"--epochs takes one count, or one per setting of {settings}; got {counts}")
+    return dict(zip(settings, counts * len(settings) if len(counts) == 1 else counts))
+
+
 def run_sweep(args, x, y, hx, hy):
+    """Each finished cell is also kept in PROGRESS, so that an interrupted sweep resumes where it stopped."""
+    epochs = sweep_epochs(args.settings, args.epochs)
+    done = json.loads(PROGRESS.read_text()) if PROGRESS.exists() else {}
     settings = {}
     for setting in args.settings:
         base, optimiser, batch_size = SWEEP_SETTINGS[setting]
-        steps = args.epochs * math.ceil(len(y) / batch_size)
+        steps = epochs[setting] * math.ceil(len(y) / batch_size)
 
         accumulation = max(1, batch_size // MICRO_BATCH)  # 512 as 8 x 64: the memory of 64
 
         def cell(depth, dim):
+            key = f"{setting}, {epochs[setting]} epoch(s), {len(y)}/{len(hy)} images: L={depth}, D={dim}"
+            if key in done:  # measured by an interrupted run of the same sweep
+                print(setting, depth, dim, done[key], "(from", PROGRESS, ")", flush=True)
+                return done[key]
             keras.utils.set_random_seed(0)
             model = build_model("patches2x2_cifar10", **sweep_overrides(depth, dim, **base))
             compile_for(model, optimiser, total_steps=steps, accumulation=accumulation)
@@ -125,11 +149,13 @@ def run_sweep(args, x, y, hx, hy):
                    "train_seconds": run["seconds"], "final_train_accuracy": round(run["final_accuracy"], 4)}  # fmt: skip
             print(setting, depth, dim, out, flush=True)
             keras.backend.clear_session()
+            done[key] = out
+            write_json(PROGRESS, done)
             return out
 
         snapshot = machine_snapshot()
         cells = sweep(args.depths, args.dims, cell)
-        settings[setting] = {"optimiser": optimiser, "batch_size": batch_size, "steps": steps,
+        settings[setting] = {"optimiser": optimiser, "epochs": epochs[setting], "batch_size": batch_size, "steps": steps,
                              "accumulation": accumulation,
                              "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in base.items()},
                              "cells": cells, "contention": contention(snapshot)}  # fmt: skip
@@ -137,7 +163,8 @@ def run_sweep(args, x, y, hx, hy):
     from vitcourse.small_data import sweep_parameters
 
     full_grid = sweep_parameters(range(2, 9), args.count_dims)
-    return {"epochs": args.epochs, "settings": settings, "parameters_full_grid": full_grid}
+    PROGRESS.unlink(missing_ok=True)
+    return {"settings": settings, "parameters_full_grid": full_grid}
 
 
 def run_ablation(args, x, y, hx, hy):
@@ -178,18 +205,19 @@ def main(argv=None):
     parser.add_argument("--budget-seconds", type=float, default=90,
                         help="ladder: training wall time per step, after the first (compiling) step")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="ablation: peak rate of AdamW + cosine")
-    parser.add_argument("--epochs", type=int, default=None, help="sweep: 1; ablation: 6")
+    parser.add_argument("--epochs", type=int, nargs="+", default=None,
+                        help="ablation: 6; sweep: one count per setting (default: original 1, fixed 3) or one for all")
     parser.add_argument("--batch-size", type=int, default=128, help="ablation")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="ablation")
-    parser.add_argument("--depths", type=int, nargs="+", default=[2, 8], help="sweep")
-    parser.add_argument("--dims", type=int, nargs="+", default=[16, 64], help="sweep")
+    parser.add_argument("--depths", type=int, nargs="+", default=[2, 4, 6, 8], help="sweep")
+    parser.add_argument("--dims", type=int, nargs="+", default=[16, 32, 64, 128], help="sweep")
     parser.add_argument("--count-dims", type=int, nargs="+", default=[10, 16, 32, 64, 128],
                         help="sweep: D values of the parameter-count grid")
     parser.add_argument("--settings", nargs="+", default=["original", "fixed"], choices=list(SWEEP_SETTINGS))
     parser.add_argument("--out", help="default: results/small_data_<command>_<hardware-tag>.json")
     args = parser.parse_args(argv)
-    if args.epochs is None:
-        args.epochs = {"sweep": 1, "ablation": 6}.get(args.command, 1)
+    if args.command == "ablation":
+        (args.epochs,) = args.epochs or [6]
     if args.held_out_images is None:  # evaluating the 256-token models is slow too
         args.held_out_images = 2000 if args.command == "ablation" else 1000
 

@@ -39,11 +39,10 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 import keras
 import numpy as np
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
+from benchmarks.common import finish_seeded_record, machine_snapshot, module_command, record_provenance, spread
 from vitcourse.data import CIFAR10_LABELS, load_cifar10_jpeg, stratified_subset
 from vitcourse.finetune import freeze_backbone, parameter_counts, replace_head
 from vitcourse.presets import build_model
-from vitcourse.provenance import write_json
 from vitcourse.training import compile_model, evaluate
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
@@ -186,16 +185,8 @@ def main(argv=None):
         "seed_controls": "the 500-image subset, the new head's (or the whole model's) initialisation, the batch order",
         "runs": runs,
         "summary": summary,
-        "backend": keras.backend.backend(),
-        "data_load_seconds": round(load_seconds, 1),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "provenance": provenance,
     }
-    path = write_json(args.out or result_path(f"transfer_cifar10_{provenance['hardware_tag']}"), record)
-    for method, row in summary.items():
-        print(f"{method:<13} {row['mean']:.3f} +- {row['stdev']}")
-    print(f"wrote {path}")
-    return record
+    return finish_seeded_record(record, "transfer_cifar10", args.out, started, load_seconds, provenance)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,11 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras
-import numpy as np
 
-from benchmarks.common import machine_snapshot, module_command, record_provenance, result_path, spread
+from benchmarks.common import finish_seeded_record, machine_snapshot, module_command, record_provenance, spread
 from vitcourse.data import load_cifar10_jpeg, stratified_subset
 from vitcourse.finetune import average_weights
 from vitcourse.presets import build_model
-from vitcourse.provenance import write_json
 from vitcourse.training import evaluate
 
 OVERRIDES = {"depth": 4}
@@ -173,16 +171,8 @@ def main(argv=None):
         "runs": runs,
         "across_runs": across,
         "summary": summary,
-        "backend": keras.backend.backend(),
-        "data_load_seconds": round(load_seconds, 1),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "provenance": provenance,
     }
-    path = write_json(args.out or result_path(f"weight_averaging_cifar10_{provenance['hardware_tag']}"), record)
-    for name, row in summary.items():
-        print(f"{name:<28} {row['mean']} +- {row['stdev']}")
-    print(f"wrote {path}")
-    return record
+    return finish_seeded_record(record, "weight_averaging_cifar10", args.out, started, load_seconds, provenance)
 
 
 if __name__ == "__main__":

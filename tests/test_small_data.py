@@ -1,8 +1,10 @@
 """vitcourse.small_data: the legacy decay, the sweep helper and heatmap, SPT's views, LSA's weights,
 the training helpers and the renderers of chapter 07's records (on small records written here)."""
 
+import argparse
 import json
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -108,6 +110,16 @@ def test_sweep_and_grid():
     assert np.isnan(missing[1, 2])
 
 
+def test_sweep_summary_finds_the_best_cell_and_the_means():
+    cells = small_data.sweep([2, 8], [16, 64], lambda L, D: {"acc": {(2, 16): 0.1, (2, 64): 0.3, (8, 16): 0.2,
+                                                                     (8, 64): 0.25}[L, D]})  # fmt: skip
+    summary = small_data.sweep_summary(cells, "acc")
+    assert (summary["best"]["depth"], summary["best"]["dim"]) == (2, 64)
+    assert (summary["worst"]["depth"], summary["worst"]["dim"]) == (2, 16)
+    assert summary["by_depth"] == pytest.approx({2: 0.2, 8: 0.225})
+    assert summary["by_dim"] == pytest.approx({16: 0.15, 64: 0.275})
+
+
 def test_sweep_parameters_reproduce_the_project():
     cells = small_data.sweep_parameters([1, 8], [16, 128])
     at = {(c["depth"], c["dim"]): c["parameters"] for c in cells}
@@ -200,9 +212,9 @@ def _ladder_record():
 
 def _sweep_record():
     cells = small_data.sweep([2, 8], [16, 64], lambda L, D: {"parameters": L * D, "held_out_accuracy": L / 100})
-    settings = {s: {"optimiser": o, "batch_size": b, "steps": 10, "cells": cells}
-                for s, (_, o, b) in small_data.SWEEP_SETTINGS.items()}  # fmt: skip
-    return {"epochs": 1, "settings": settings, "wall_time_s": 300.0, "provenance": PROVENANCE,
+    settings = {s: {"optimiser": o, "epochs": 1 + i, "batch_size": b, "steps": 10, "cells": cells}
+                for i, (s, (_, o, b)) in enumerate(small_data.SWEEP_SETTINGS.items())}  # fmt: skip
+    return {"settings": settings, "wall_time_s": 300.0, "provenance": PROVENANCE,
             "parameters_full_grid": small_data.sweep([2], [10], lambda L, D: {"parameters": 5})}  # fmt: skip
 
 
@@ -219,12 +231,41 @@ def test_tables_render_every_row():
     assert "53.1%" in claims and "76.9%" in claims and "claim" in claims.lower()
 
 
+def test_sweep_epochs_per_setting(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
+    from benchmarks.small_data import sweep_epochs
+
+    assert sweep_epochs(["original", "fixed"]) == {"original": 1, "fixed": 3}
+    assert sweep_epochs(["fixed"]) == {"fixed": 3}
+    assert sweep_epochs(["original", "fixed"], [2]) == {"original": 2, "fixed": 2}
+    assert sweep_epochs(["original", "fixed"], [1, 5]) == {"original": 1, "fixed": 5}
+    with pytest.raises(SystemExit, match="one per setting"):
+        sweep_epochs(["original"], [1, 5])
+
+
+def test_an_interrupted_sweep_resumes_from_its_finished_cells(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    from benchmarks import small_data as bench
+
+    monkeypatch.setattr(bench, "PROGRESS", tmp_path / "progress.json")
+    monkeypatch.setattr(small_data, "sweep_parameters", lambda depths, dims: [])  # the full grid's counts: not here
+    cell = {"parameters": 1, "held_out_accuracy": 0.5, "train_seconds": 1.0, "final_train_accuracy": 0.5}
+    bench.PROGRESS.write_text(json.dumps({"fixed, 3 epoch(s), 4/2 images: L=2, D=16": cell}))
+    args = argparse.Namespace(settings=["fixed"], epochs=None, depths=[2], dims=[16], count_dims=[10])
+    x, y = np.zeros((4, 32, 32, 3), "float32"), np.zeros(4, "int64")
+    record = bench.run_sweep(args, x, y, x[:2], y[:2])  # trains nothing: the one cell is done
+    assert record["settings"]["fixed"]["cells"] == [{"depth": 2, "dim": 16, **cell}]
+    assert not bench.PROGRESS.exists()  # a finished sweep leaves no progress behind
+    assert record["parameters_full_grid"] == []
+
+
 def test_small_data_markdown(tmp_path):
     assert "No recorded run" in small_data.small_data_markdown(tmp_path)
     for name, record in (("ladder", _ladder_record()), ("sweep", _sweep_record()), ("ablation", _ablation_record())):
         (tmp_path / f"small_data_{name}_cpu-2core.json").write_text(json.dumps(record))
     text = small_data.small_data_markdown(tmp_path)
     assert "2.0 hours" in text  # 7,200 s for the original recipe
+    assert "1 epoch(s) per cell: 10 steps of 512" in text and "2 epoch(s) per cell: 10 steps of 64" in text
     assert text.count("Record: `results/small_data_") == 3
     assert "busy" in text
 
@@ -235,6 +276,8 @@ def test_recorded_runs_render():
         assert record["provenance"]["command"].startswith("KERAS_BACKEND=")
         if "ladder" in file:
             assert [s["step"] for s in record["steps"]] == [s[0] for s in small_data.LADDER]
+        if "sweep" in file:
+            assert all(run["epochs"] >= 1 and run["cells"] for run in record["settings"].values())
         if "ablation" in file:
             assert len(record["seeds"]) >= 3 and set(record["summary"]) == {v for v, _ in small_data.ABLATION}
     assert small_data.small_data_markdown()

@@ -3,7 +3,7 @@
 Runs ``vitcourse.student`` (what `make student` calls) on a small notebook made
 here and on the real chapters, checks that the stubs make the check cells say
 "not attempted yet", and that the committed ``student/`` folder is up to date.
-Running the student notebooks top to bottom is `make test-notebooks`' job.
+Running the student notebooks top to bottom is `make test-student-notebooks`' job (part of `make test`).
 """
 
 import re

@@ -23,7 +23,7 @@ import math
 import keras
 import numpy as np
 
-from vitcourse.layers import Patches, PatchEncoder, PositionEmbedding
+from vitcourse.layers import Patches, PatchEncoder
 from vitcourse.presets import walk_layers
 
 HEAD = "classifier"

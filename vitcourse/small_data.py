@@ -309,6 +309,27 @@ def grid(cells, key):
     return values
 
 
+def sweep_summary(cells, key="held_out_accuracy"):
+    """The best and worst cells of a sweep, and the mean of ``key`` over each L (row) and each D (column).
+
+    Example:
+        >>> cells = sweep([2, 4], [16, 32], lambda L, D: {"acc": L / 10 + D / 100})
+        >>> summary = sweep_summary(cells, "acc")
+        >>> summary["best"]["depth"], summary["best"]["dim"], round(summary["by_depth"][4], 2)
+        (4, 32, 0.64)
+    """
+    values = grid(cells, key)
+    depths = sorted({c["depth"] for c in cells})
+    dims = sorted({c["dim"] for c in cells})
+    ranked = sorted((c for c in cells if c.get(key) is not None), key=lambda c: c[key])
+    return {
+        "best": ranked[-1],
+        "worst": ranked[0],
+        "by_depth": {L: float(np.nanmean(row)) for L, row in zip(depths, values)},
+        "by_dim": {D: float(np.nanmean(column)) for D, column in zip(dims, values.T)},
+    }
+
+
 def sweep_parameters(depths, dims, preset="patches2x2_cifar10", **base):
     """Parameter counts of ``preset`` at each (L, D), counted by building each model."""
 
@@ -330,7 +351,7 @@ def plot_sweep(cells, key, title="", ax=None, fmt="{:.0%}", cmap="viridis"):
     values = grid(cells, key)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 + 0.9 * len(dims), 0.8 + 0.6 * len(depths)))
-    image = ax.imshow(values, cmap=cmap, origin="lower", aspect="auto")
+    ax.imshow(values, cmap=cmap, origin="lower", aspect="auto")
     ax.set_xticks(range(len(dims)), dims)
     ax.set_yticks(range(len(depths)), depths)
     ax.set_xlabel("D (token size)")
@@ -484,10 +505,10 @@ def sweep_markdown(results_dir=None):
     """The recorded sweeps (``results/small_data_sweep*.json``) as markdown: one table per setting, record."""
     parts = []
     for file, record in recorded_runs("small_data_sweep", results_dir):
-        parts.append(f"**The L x D sweep** (`results/{file}`), {record['epochs']} epoch(s) per cell: "
-                     "held-out accuracy (parameters).")  # fmt: skip
+        parts.append(f"**The L x D sweep** (`results/{file}`): held-out accuracy (parameters) of each cell.")
         for setting, run in record["settings"].items():
-            parts += [f"*{setting}* ({run['optimiser']}, batches of {run['batch_size']}, {run['steps']} steps):",
+            parts += [f"*{setting}* ({run['optimiser']}, {run['epochs']} epoch(s) per cell: {run['steps']} steps "
+                      f"of {run['batch_size']}):",
                       sweep_table(record, setting)]  # fmt: skip
         parts.append(_record_line(record, file))
     return "\n\n".join(parts)
