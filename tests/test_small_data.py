@@ -257,6 +257,9 @@ def test_an_interrupted_sweep_resumes_from_its_finished_cells(tmp_path, monkeypa
     assert record["settings"]["fixed"]["cells"] == [{"depth": 2, "dim": 16, **cell}]
     assert not bench.PROGRESS.exists()  # a finished sweep leaves no progress behind
     assert record["parameters_full_grid"] == []
+    bench.PROGRESS.write_text("{not json")  # e.g. a file edited by hand
+    with pytest.raises(SystemExit, match="delete it"):
+        bench.read_progress()
 
 
 def test_small_data_markdown(tmp_path):
